@@ -1,0 +1,118 @@
+//! What the session reports: events, and why a session ended.
+
+use crate::{Duration, ErrorCode, ProtocolError, StreamId};
+use core::fmt;
+
+/// Something the application should know, from [`Session::poll_event`](crate::Session::poll_event).
+///
+/// Stream events are edge-triggered and coalesced: one `Readable` covers
+/// every byte that arrived until the event was polled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Event {
+    /// The peer's SETTINGS arrived: streams may be opened now.
+    Connected,
+    /// At least one peer-opened stream waits for [`Session::accept`](crate::Session::accept).
+    Incoming,
+    /// A stream has data, metadata or its end to read.
+    Readable(StreamId),
+    /// A stream whose write returned `WouldBlock` has room again.
+    Writable(StreamId),
+    /// The peer finished sending on a stream (FIN); reads reach the end
+    /// once the buffered data is read.
+    Finished(StreamId),
+    /// A stream was reset: by the peer (`remote`), by this side because the
+    /// peer broke a stream rule (`STREAM_CLOSED`), or refused by the peer's
+    /// GOAWAY (`REFUSED`: never processed, safe to retry).
+    Reset {
+        /// The stream.
+        id: StreamId,
+        /// The code.
+        code: ErrorCode,
+        /// Whether the peer sent it (RST or GOAWAY) rather than this side.
+        remote: bool,
+    },
+    /// An open that failed for lack of stream credit or storage may succeed now.
+    OpenReady,
+    /// A PING was answered.
+    Pong {
+        /// The round-trip time it measured.
+        rtt: Duration,
+    },
+    /// The peer sent GOAWAY; debug bytes are in [`Session::remote_debug`](crate::Session::remote_debug).
+    GoAway {
+        /// Streams this side opened above this id were not processed.
+        last_stream: StreamId,
+        /// The peer's code.
+        code: ErrorCode,
+    },
+    /// The session ended. Always the last event.
+    Closed(CloseReason),
+}
+
+/// Why a session ended: muxado's `Wait()` triple. The remote debug bytes are
+/// in [`Session::remote_debug`](crate::Session::remote_debug).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct CloseReason {
+    /// What this side did or detected, if the end started here.
+    pub local: Option<LocalError>,
+    /// The code of the peer's GOAWAY, if one arrived.
+    pub remote: Option<ErrorCode>,
+}
+
+impl CloseReason {
+    /// Whether the session ended without an error on either side.
+    #[must_use]
+    pub fn is_graceful(&self) -> bool {
+        let local_ok = matches!(self.local, None | Some(LocalError::GoAway(ErrorCode::NO_ERROR)) | Some(LocalError::Closed));
+        local_ok && matches!(self.remote, None | Some(ErrorCode::NO_ERROR))
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.local, self.remote) {
+            (Some(l), Some(r)) => write!(f, "{l}; peer sent GOAWAY {r}"),
+            (Some(l), None) => write!(f, "{l}"),
+            (None, Some(r)) => write!(f, "peer sent GOAWAY {r}"),
+            (None, None) => f.write_str("ended"),
+        }
+    }
+}
+
+/// A session end that started on this side. Local conditions are never
+/// wire codes (spec.md §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LocalError {
+    /// The application called [`Session::close`](crate::Session::close).
+    Closed,
+    /// The application called [`Session::go_away`](crate::Session::go_away)
+    /// with this code and the session then ended.
+    GoAway(ErrorCode),
+    /// The peer broke the protocol; a GOAWAY with its code was sent.
+    Protocol(ProtocolError),
+    /// Nothing arrived within the idle timeout.
+    IdleTimeout,
+    /// The peer's SETTINGS did not arrive within the handshake timeout.
+    HandshakeTimeout,
+    /// The transport reported end of input ([`Session::handle_eof`](crate::Session::handle_eof)).
+    TransportEof,
+}
+
+impl fmt::Display for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LocalError::Closed => f.write_str("closed by this side"),
+            LocalError::GoAway(code) => write!(f, "GOAWAY {code} sent by this side"),
+            LocalError::Protocol(e) => write!(f, "peer broke the protocol: {e}"),
+            LocalError::IdleTimeout => f.write_str("idle timeout"),
+            LocalError::HandshakeTimeout => f.write_str("handshake timeout"),
+            LocalError::TransportEof => f.write_str("transport closed"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for LocalError {}
