@@ -72,10 +72,7 @@ impl<'a> MetadataWriter<'a> {
         if self.len + need > MAX_LEN {
             return Err(MetadataError::FieldTooLong);
         }
-        let out = self
-            .buf
-            .get_mut(self.len..self.len + need)
-            .ok_or(MetadataError::BufferTooSmall)?;
+        let out = self.buf.get_mut(self.len..self.len + need).ok_or(MetadataError::BufferTooSmall)?;
         out[0] = name_len;
         out[1..3].copy_from_slice(&value_len.to_be_bytes());
         out[3..3 + name.len()].copy_from_slice(name);

@@ -69,12 +69,10 @@ impl ProtocolError {
     pub const fn code(self) -> ErrorCode {
         match self {
             ProtocolError::UnsupportedVersion(_) => ErrorCode::UNSUPPORTED_VERSION,
-            ProtocolError::FrameTooLarge
-            | ProtocolError::BadFrameLength
-            | ProtocolError::MetadataOverrun => ErrorCode::FRAME_SIZE_ERROR,
-            ProtocolError::WindowOverflow | ProtocolError::FlowControl => {
-                ErrorCode::FLOW_CONTROL_ERROR
+            ProtocolError::FrameTooLarge | ProtocolError::BadFrameLength | ProtocolError::MetadataOverrun => {
+                ErrorCode::FRAME_SIZE_ERROR
             }
+            ProtocolError::WindowOverflow | ProtocolError::FlowControl => ErrorCode::FLOW_CONTROL_ERROR,
             ProtocolError::Flood => ErrorCode::ENHANCE_YOUR_CALM,
             _ => ErrorCode::PROTOCOL_ERROR,
         }

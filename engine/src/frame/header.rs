@@ -114,16 +114,7 @@ impl Header {
     pub const fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let l = self.length.to_be_bytes();
         let s = (self.stream.0 & super::MAX_WINDOW).to_be_bytes();
-        [
-            l[1],
-            l[2],
-            l[3],
-            self.kind.nibble() << 4 | (self.flags & 0xF),
-            s[0],
-            s[1],
-            s[2],
-            s[3],
-        ]
+        [l[1], l[2], l[3], self.kind.nibble() << 4 | (self.flags & 0xF), s[0], s[1], s[2], s[3]]
     }
 
     /// Whether all bits of `flag` are set.
@@ -148,7 +139,7 @@ impl Header {
                 let ok = if self.has(flags::ACK) {
                     len == 0
                 } else {
-                    len <= SETTINGS_MAX_LEN && len % SETTING_ENTRY_LEN == 0
+                    len <= SETTINGS_MAX_LEN && len.is_multiple_of(SETTING_ENTRY_LEN)
                 };
                 if !ok {
                     return Err(ProtocolError::BadFrameLength);
@@ -162,18 +153,14 @@ impl Header {
             }
         }
         match self.kind {
-            FrameType::Rst | FrameType::Data if self.stream.0 == 0 => {
-                Err(ProtocolError::NeedsStream)
-            }
+            FrameType::Rst | FrameType::Data if self.stream.0 == 0 => Err(ProtocolError::NeedsStream),
             FrameType::GoAway | FrameType::Ping if self.stream.0 != 0 => {
                 Err(ProtocolError::NeedsSessionStream)
             }
             FrameType::Rst if len != RST_LEN => Err(ProtocolError::BadFrameLength),
             FrameType::WndInc if len != WNDINC_LEN => Err(ProtocolError::BadFrameLength),
             FrameType::Ping if len != PING_LEN => Err(ProtocolError::BadFrameLength),
-            FrameType::GoAway
-                if len < GOAWAY_FIXED_LEN || len > GOAWAY_FIXED_LEN + GOAWAY_DEBUG_MAX =>
-            {
+            FrameType::GoAway if len < GOAWAY_FIXED_LEN || len > GOAWAY_FIXED_LEN + GOAWAY_DEBUG_MAX => {
                 Err(ProtocolError::BadFrameLength)
             }
             _ => Ok(()),

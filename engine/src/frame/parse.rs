@@ -242,7 +242,11 @@ mod tests {
         round_trip(Frame::Data { stream: StreamId(3), flags: flags::SYN | flags::FIN, payload: b"hi" });
         round_trip(Frame::WndInc { stream: StreamId(0), credit: true, increment: 4 });
         round_trip(Frame::WndInc { stream: StreamId(9), credit: false, increment: MAX_WINDOW });
-        round_trip(Frame::GoAway(GoAway { last_stream: StreamId(8), code: ErrorCode::NO_ERROR, debug: b"bye" }));
+        round_trip(Frame::GoAway(GoAway {
+            last_stream: StreamId(8),
+            code: ErrorCode::NO_ERROR,
+            debug: b"bye",
+        }));
         round_trip(Frame::Settings(Settings::DEFAULT));
         round_trip(Frame::SettingsAck);
         round_trip(Frame::Ping { ack: true, opaque: *b"12345678" });

@@ -112,7 +112,7 @@ impl Settings {
     /// [`ProtocolError::SettingOutOfRange`] for a known id with a bad value;
     /// [`ProtocolError::BadFrameLength`] if `payload` is not whole entries.
     pub fn decode(payload: &[u8]) -> Result<Settings, ProtocolError> {
-        if payload.len() % SETTING_ENTRY_LEN != 0 {
+        if !payload.len().is_multiple_of(SETTING_ENTRY_LEN) {
             return Err(ProtocolError::BadFrameLength);
         }
         let mut s = Settings::DEFAULT;

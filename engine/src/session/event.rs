@@ -65,7 +65,10 @@ impl CloseReason {
     /// Whether the session ended without an error on either side.
     #[must_use]
     pub fn is_graceful(&self) -> bool {
-        let local_ok = matches!(self.local, None | Some(LocalError::GoAway(ErrorCode::NO_ERROR)) | Some(LocalError::Closed));
+        let local_ok = matches!(
+            self.local,
+            None | Some(LocalError::GoAway(ErrorCode::NO_ERROR)) | Some(LocalError::Closed)
+        );
         local_ok && matches!(self.remote, None | Some(ErrorCode::NO_ERROR))
     }
 }

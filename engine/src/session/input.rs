@@ -1,7 +1,7 @@
 //! Inputs: the streaming decoder behind `handle_input`, and `handle_eof`.
 
 use super::*;
-use crate::frame::{flags, Frame, FrameType, Header, GoAway, META_LEN_FIELD, PREFACE, VERSION};
+use crate::frame::{flags, Frame, FrameType, GoAway, Header, META_LEN_FIELD, PREFACE, VERSION};
 use crate::metadata::MetadataValidator;
 use crate::trace::{Direction, FrameDetail};
 
@@ -151,9 +151,8 @@ impl<S: Storage> Session<S> {
         if let Err(e) = h.check(self.local.max_frame_size) {
             return self.fail(e);
         }
-        if !self.has(sbit::PEER_SETTINGS)
-            && !(h.kind == FrameType::Settings && !h.has(flags::ACK))
-        {
+        let is_settings = h.kind == FrameType::Settings && !h.has(flags::ACK);
+        if !self.has(sbit::PEER_SETTINGS) && !is_settings {
             return self.fail(ProtocolError::ExpectedSettings);
         }
         match h.kind {
@@ -201,7 +200,11 @@ impl<S: Storage> Session<S> {
                 self.trace.push(
                     Direction::Received,
                     h,
-                    FrameDetail::GoAway { last_stream: g.last_stream, code: g.code, debug_len: g.debug.len() as u8 },
+                    FrameDetail::GoAway {
+                        last_stream: g.last_stream,
+                        code: g.code,
+                        debug_len: g.debug.len() as u8,
+                    },
                 );
                 self.on_goaway(g);
             }
@@ -322,7 +325,8 @@ impl<S: Storage> Session<S> {
         // Streams this side opened above `last` were never processed.
         for slot in 0..self.storage.slot_bound() as Slot {
             let s = self.storage.stream_mut(slot);
-            if s.is_live() && s.has(bit::LOCAL) && s.id > last && !s.has(bit::RESET_LOCAL | bit::RESET_REMOTE) {
+            if s.is_live() && s.has(bit::LOCAL) && s.id > last && !s.has(bit::RESET_LOCAL | bit::RESET_REMOTE)
+            {
                 s.code = ErrorCode::REFUSED.0;
                 s.set(bit::RESET_REMOTE);
                 s.clear(bit::OPEN_PENDING | bit::WANT_WRITABLE);
@@ -406,7 +410,8 @@ impl<S: Storage> Session<S> {
         };
         self.slots_used += 1;
         let now_us = self.last_recv.as_micros() as u32;
-        let refuse = self.state == SessionState::Draining || self.has(sbit::GOAWAY_SENT | sbit::GOAWAY_PENDING);
+        let refuse =
+            self.state == SessionState::Draining || self.has(sbit::GOAWAY_SENT | sbit::GOAWAY_PENDING);
         let s = self.storage.stream_mut(slot);
         s.send_window = self.peer.initial_stream_window;
         s.recv_window = self.local.initial_stream_window;
@@ -479,7 +484,13 @@ impl<S: Storage> Session<S> {
         if target.slot != NIL {
             self.storage.stream_mut(target.slot).rx_meta = meta_len;
         }
-        self.rx = Rx::Meta { target, meta_left: meta_len, data_left, fin, check: MetadataValidator::new(meta_len.into()) };
+        self.rx = Rx::Meta {
+            target,
+            meta_left: meta_len,
+            data_left,
+            fin,
+            check: MetadataValidator::new(meta_len.into()),
+        };
     }
 
     fn on_meta_complete(&mut self, target: Target) {
@@ -524,7 +535,10 @@ impl<S: Storage> Session<S> {
             return target;
         }
         let s = self.storage.stream(target.slot);
-        if s.id != target.id || !s.is_live() || s.has(bit::RESET_LOCAL | bit::RESET_REMOTE | bit::SESSION_ENDED) {
+        if s.id != target.id
+            || !s.is_live()
+            || s.has(bit::RESET_LOCAL | bit::RESET_REMOTE | bit::SESSION_ENDED)
+        {
             Target::DISCARD
         } else {
             target

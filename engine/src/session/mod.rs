@@ -110,10 +110,26 @@ enum Rx {
     Preface,
     Header,
     Control(crate::frame::Header),
-    MetaLen { target: Target, left: u32, fin: bool },
-    Meta { target: Target, meta_left: u16, data_left: u32, fin: bool, check: crate::metadata::MetadataValidator },
-    Data { target: Target, left: u32, fin: bool },
-    Skip { left: u32 },
+    MetaLen {
+        target: Target,
+        left: u32,
+        fin: bool,
+    },
+    Meta {
+        target: Target,
+        meta_left: u16,
+        data_left: u32,
+        fin: bool,
+        check: crate::metadata::MetadataValidator,
+    },
+    Data {
+        target: Target,
+        left: u32,
+        fin: bool,
+    },
+    Skip {
+        left: u32,
+    },
 }
 
 /// Where a DATA frame's bytes go: a live stream (checked again on every
@@ -586,6 +602,10 @@ impl<S: Storage> Session<S> {
         let ended_session = s.has(bit::SESSION_ENDED) && s.rx.is_empty() && !s.has(bit::INCOMING);
         if ((s.send_done() && s.recv_done()) || ended_session) && !s.has(bit::RST_PENDING) {
             s.set(bit::DEAD);
+            if s.has(bit::EOF_READ | bit::RESET_LOCAL) {
+                // The application saw the end itself: data events are stale.
+                s.bits &= !(ev::READABLE | ev::FINISHED | ev::WRITABLE);
+            }
         }
         if !s.has(bit::DEAD) || s.queued() || s.bits & ev::ALL != 0 {
             return;
@@ -611,7 +631,7 @@ impl<S: Storage> Session<S> {
             if earned > 0 {
                 let room = u64::from(self.config.flood_burst.saturating_sub(self.flood_tokens));
                 self.flood_tokens += earned.min(room) as u32;
-                self.flood_refill_at = self.flood_refill_at + Duration::from_micros(earned * 1_000_000 / rate);
+                self.flood_refill_at += Duration::from_micros(earned * 1_000_000 / rate);
             }
         }
         if self.flood_tokens == 0 {
@@ -640,9 +660,7 @@ impl<S: Storage> Session<S> {
             self.queue_goaway(ErrorCode::NO_ERROR, b"");
         }
         if self.has(sbit::GOAWAY_SENT) {
-            let local = self
-                .has(sbit::LOCAL_GOAWAY_FIRST)
-                .then_some(LocalError::GoAway(self.goaway_code));
+            let local = self.has(sbit::LOCAL_GOAWAY_FIRST).then_some(LocalError::GoAway(self.goaway_code));
             let remote = self.has(sbit::GOAWAY_RECVD).then_some(self.remote_code);
             self.finish_session(CloseReason { local, remote });
         }

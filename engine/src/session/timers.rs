@@ -57,7 +57,9 @@ impl<S: Storage> Session<S> {
         if silent >= idle {
             return self.end(LocalError::IdleTimeout, Some((ErrorCode::NO_ERROR, b"idle timeout")));
         }
-        if silent.as_micros() >= idle.as_micros() / 2 && !self.has(sbit::PING_PENDING | sbit::PING_OUTSTANDING) {
+        if silent.as_micros() >= idle.as_micros() / 2
+            && !self.has(sbit::PING_PENDING | sbit::PING_OUTSTANDING)
+        {
             let _ = self.ping();
         }
     }

@@ -149,7 +149,10 @@ impl<S: Storage> Session<S> {
         let mut target = self.recv_target;
         let mut inc = self.recv_consumed.saturating_add(self.recv_growth);
         let ceiling = self.config.session_window_max.clamp(self.local.session_window, MAX_WINDOW);
-        if self.recv_consumed >= target / 2 && self.grows(now.saturating_since(self.recv_epoch)) && target < ceiling {
+        if self.recv_consumed >= target / 2
+            && self.grows(now.saturating_since(self.recv_epoch))
+            && target < ceiling
+        {
             let grown = target.saturating_mul(2).min(ceiling);
             inc = inc.saturating_add(grown - target);
             target = grown;
@@ -178,7 +181,9 @@ impl<S: Storage> Session<S> {
             self.storage.stream_mut(slot).clear(bit::RST_PENDING);
             return true;
         }
-        if s.has(bit::FIN_RECVD | bit::RESET_LOCAL | bit::RESET_REMOTE | bit::SESSION_ENDED) || s.recv_consumed == 0 {
+        if s.has(bit::FIN_RECVD | bit::RESET_LOCAL | bit::RESET_REMOTE | bit::SESSION_ENDED)
+            || s.recv_consumed == 0
+        {
             return true;
         }
         let now_us = now.as_micros() as u32;
@@ -209,7 +214,8 @@ impl<S: Storage> Session<S> {
         let want = u64::from(target) * 3 / 2;
         let session_target = u64::from(self.recv_target) + u64::from(self.recv_growth);
         if growth > 0 && want > session_target {
-            let ceiling = u64::from(self.config.session_window_max.clamp(self.local.session_window, MAX_WINDOW));
+            let ceiling =
+                u64::from(self.config.session_window_max.clamp(self.local.session_window, MAX_WINDOW));
             let extra = want.min(ceiling).saturating_sub(session_target);
             self.recv_growth = self.recv_growth.saturating_add(extra as u32);
         }
@@ -222,8 +228,13 @@ impl<S: Storage> Session<S> {
         }
         let debug_len = self.goaway_debug_len as usize;
         let debug = self.goaway_debug;
-        let g = GoAway { last_stream: StreamId(self.goaway_last), code: self.goaway_code, debug: &debug[..debug_len] };
-        let detail = FrameDetail::GoAway { last_stream: g.last_stream, code: g.code, debug_len: debug_len as u8 };
+        let g = GoAway {
+            last_stream: StreamId(self.goaway_last),
+            code: self.goaway_code,
+            debug: &debug[..debug_len],
+        };
+        let detail =
+            FrameDetail::GoAway { last_stream: g.last_stream, code: g.code, debug_len: debug_len as u8 };
         if self.emit(w, &Frame::GoAway(g), detail) {
             self.flags = (self.flags & !sbit::GOAWAY_PENDING) | sbit::GOAWAY_SENT;
         }
