@@ -20,6 +20,8 @@
 //! ## Features
 //! - `alloc`: [`VecStorage`], growable storage for hosts.
 //! - `std`: `std::error::Error` impls (implies `alloc`).
+//! - `wakers`: a `core::task::Waker` slot per stream direction
+//!   (`Session::register_read_waker`, `Session::register_write_waker`).
 //! - `defmt`: `defmt::Format` on public types, protocol errors logged.
 //! - `log`: protocol errors and session ends logged through `log`.
 #![no_std]

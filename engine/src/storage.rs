@@ -32,6 +32,9 @@ pub(crate) mod sealed {
         fn insert(&mut self, id: u32) -> Option<Slot>;
         /// Free `slot`.
         fn remove(&mut self, slot: Slot);
+        /// The read and write wakers of `slot`.
+        #[cfg(feature = "wakers")]
+        fn wakers(&mut self, slot: Slot) -> &mut [Option<core::task::Waker>; 2];
     }
 }
 
@@ -56,13 +59,21 @@ pub struct ArrayStorage<const N: usize, const RX: usize, const TX: usize> {
     streams: [Stream; N],
     rx: [[u8; RX]; N],
     tx: [[u8; TX]; N],
+    #[cfg(feature = "wakers")]
+    wakers: [[Option<core::task::Waker>; 2]; N],
 }
 
 impl<const N: usize, const RX: usize, const TX: usize> ArrayStorage<N, RX, TX> {
     /// Empty storage; `const`, so it can initialise a `static`.
     #[must_use]
     pub const fn new() -> Self {
-        ArrayStorage { streams: [Stream::EMPTY; N], rx: [[0; RX]; N], tx: [[0; TX]; N] }
+        ArrayStorage {
+            streams: [Stream::EMPTY; N],
+            rx: [[0; RX]; N],
+            tx: [[0; TX]; N],
+            #[cfg(feature = "wakers")]
+            wakers: [const { [const { None }; 2] }; N],
+        }
     }
 }
 
@@ -112,6 +123,10 @@ impl<const N: usize, const RX: usize, const TX: usize> sealed::StorageOps for Ar
     fn remove(&mut self, slot: Slot) {
         self.streams[slot as usize] = Stream::EMPTY;
     }
+    #[cfg(feature = "wakers")]
+    fn wakers(&mut self, slot: Slot) -> &mut [Option<core::task::Waker>; 2] {
+        &mut self.wakers[slot as usize]
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -130,6 +145,8 @@ mod vec_storage {
     pub struct VecStorage {
         streams: Vec<Stream>,
         buffers: Vec<(Vec<u8>, Vec<u8>)>,
+        #[cfg(feature = "wakers")]
+        wakers: Vec<[Option<core::task::Waker>; 2]>,
         free: Vec<Slot>,
         index: BTreeMap<u32, Slot>,
         max_streams: usize,
@@ -145,6 +162,8 @@ mod vec_storage {
             VecStorage {
                 streams: Vec::new(),
                 buffers: Vec::new(),
+                #[cfg(feature = "wakers")]
+                wakers: Vec::new(),
                 free: Vec::new(),
                 index: BTreeMap::new(),
                 max_streams: max_streams.min(u32::MAX as usize - 1),
@@ -193,6 +212,8 @@ mod vec_storage {
                 None if self.streams.len() < self.max_streams => {
                     self.streams.push(Stream::EMPTY);
                     self.buffers.push((vec![0; self.rx_len], vec![0; self.tx_len]));
+                    #[cfg(feature = "wakers")]
+                    self.wakers.push([None, None]);
                     (self.streams.len() - 1) as Slot
                 }
                 None => return None,
@@ -208,6 +229,10 @@ mod vec_storage {
             self.index.remove(&s.id);
             *s = Stream::EMPTY;
             self.free.push(slot);
+        }
+        #[cfg(feature = "wakers")]
+        fn wakers(&mut self, slot: Slot) -> &mut [Option<core::task::Waker>; 2] {
+            &mut self.wakers[slot as usize]
         }
     }
 }

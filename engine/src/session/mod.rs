@@ -568,6 +568,8 @@ impl<S: Storage> Session<S> {
             if s.id != 0 {
                 s.set(bit::SESSION_ENDED);
                 s.clear(bit::RST_PENDING | bit::OPEN_PENDING | bit::WANT_WRITABLE);
+                #[cfg(feature = "wakers")]
+                self.wake(slot, true, true);
                 self.retire(slot);
             }
         }
@@ -590,6 +592,69 @@ impl<S: Storage> Session<S> {
         }
         s.set(evbit);
         self.event_q.push(&mut self.storage, slot);
+        #[cfg(feature = "wakers")]
+        {
+            let read = evbit & (ev::READABLE | ev::FINISHED | ev::RESET) != 0;
+            let write = evbit & (ev::WRITABLE | ev::RESET) != 0;
+            self.wake(slot, read, write);
+        }
+    }
+
+    /// Wake the tasks waiting to read and/or write `slot`.
+    #[cfg(feature = "wakers")]
+    fn wake(&mut self, slot: Slot, read: bool, write: bool) {
+        let [r, w] = self.storage.wakers(slot);
+        if let Some(waker) = r.take().filter(|_| read) {
+            waker.wake();
+        }
+        if let Some(waker) = w.take().filter(|_| write) {
+            waker.wake();
+        }
+    }
+
+    /// Register the task to wake when stream `id` has something to read
+    /// (data, its end, a reset) or the session ends (feature `wakers`).
+    /// Replaces any earlier waker; one wake-up per registration.
+    ///
+    /// # Errors
+    /// `UnknownStream` when no live stream has this id.
+    #[cfg(feature = "wakers")]
+    pub fn register_read_waker(
+        &mut self,
+        id: StreamId,
+        waker: &core::task::Waker,
+    ) -> Result<(), StreamError> {
+        self.register_waker(id, 0, waker)
+    }
+
+    /// Register the task to wake when stream `id` has room to write, is
+    /// reset, or the session ends (feature `wakers`).
+    ///
+    /// # Errors
+    /// `UnknownStream` when no live stream has this id.
+    #[cfg(feature = "wakers")]
+    pub fn register_write_waker(
+        &mut self,
+        id: StreamId,
+        waker: &core::task::Waker,
+    ) -> Result<(), StreamError> {
+        self.register_waker(id, 1, waker)
+    }
+
+    #[cfg(feature = "wakers")]
+    fn register_waker(
+        &mut self,
+        id: StreamId,
+        dir: usize,
+        waker: &core::task::Waker,
+    ) -> Result<(), StreamError> {
+        let slot = self.storage.find(id.0).ok_or(StreamError::UnknownStream)?;
+        let cell = &mut self.storage.wakers(slot)[dir];
+        match cell {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *cell = Some(waker.clone()),
+        }
+        Ok(())
     }
 
     /// Mark a stream over once both directions are, and free its slot once
@@ -611,6 +676,8 @@ impl<S: Storage> Session<S> {
             return;
         }
         let peer_opened = !s.has(bit::LOCAL);
+        #[cfg(feature = "wakers")]
+        self.wake(slot, true, true);
         self.storage.remove(slot);
         self.slots_used -= 1;
         if peer_opened && !self.is_ended() {
