@@ -61,3 +61,8 @@ pub use storage::{ArrayStorage, Storage};
 pub use stream::Stream;
 pub use stream_id::{Role, StreamId};
 pub use time::{Duration, Instant};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

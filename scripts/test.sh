@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# braid's whole test run: what CI runs (.ci/run calls this), and what a
+# developer runs before a submission. Installs what it needs itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain pieces"
+rustup target add thumbv7em-none-eabihf >/dev/null
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (warnings denied)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p braid --all-targets --features std,wakers,log -- -D warnings
+
+step "no_std engine for thumbv7em-none-eabihf (no features, defmt, alloc+wakers)"
+cargo build -p braid --target thumbv7em-none-eabihf
+cargo build -p braid --target thumbv7em-none-eabihf --features defmt
+cargo build -p braid --target thumbv7em-none-eabihf --features alloc,wakers,log
+
+step "rustdoc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p braid --no-deps --features std,wakers,log
+
+step "demo (doubles as a smoke test)"
+cargo run --release -q -p braid-examples --bin demo > /dev/null
+
+step "tests"
+cargo test -p braid --features std,wakers,log
+cargo test --workspace
