@@ -410,3 +410,64 @@ fn graceful_go_away_drains_and_closes_both_sides() {
     assert!(c.is_graceful() && s.is_graceful(), "{c:?} {s:?}");
     assert_eq!(p.client.remote_debug(), b"bye");
 }
+
+#[test]
+fn slots_promised_to_the_peer_stay_free_for_it() {
+    // The client lets the server open 4 streams, so only the server's own
+    // promise to the client limits how many the server may open.
+    let client = Config { max_inbound_streams: Some(4), ..small_config(Config::client()) };
+    let mut p: Pair<ArrayStorage<8, BUF, BUF>, Small, 512> =
+        Pair::new(client, ArrayStorage::new(), small_config(Config::server()), Small::new());
+    p.step();
+    assert_eq!(p.server.send_credit(), 4);
+    // The server announced credit for half of its 4 slots.
+    assert_eq!(p.client.send_credit(), 2);
+    let mut buf = [0u8; 8];
+    for _ in 0..3 {
+        // The client uses its credit, and the streams end.
+        let a = p.client.open().unwrap();
+        let b = p.client.open().unwrap();
+        assert_eq!(p.client.open(), Err(braid::OpenError::NoCredit));
+        for id in [a, b] {
+            p.client.finish(id).unwrap();
+        }
+        p.step();
+        for id in [a, b] {
+            assert_eq!(p.server.accept(), Ok(id));
+            p.server.finish(id).unwrap();
+        }
+        p.step();
+        for id in [a, b] {
+            assert_eq!(p.client.read(id, &mut buf), Ok(0));
+        }
+        while p.server.poll_event().is_some() {}
+        while p.client.poll_event().is_some() {}
+        // Reading the end frees the server's slots; the credit for them is
+        // owed to the client but not sent yet.
+        for id in [a, b] {
+            assert_eq!(p.server.read(id, &mut buf), Ok(0));
+        }
+        // Meanwhile the server opens as many streams as it may: never into
+        // the slots the client was promised.
+        let mut mine = Vec::new();
+        while let Ok(id) = p.server.open() {
+            mine.push(id);
+        }
+        assert_eq!(mine.len(), 2, "server took a slot promised to the client");
+        p.step();
+        for id in mine {
+            p.server.reset(id, ErrorCode::CANCEL).unwrap();
+        }
+        p.step();
+        while p.server.poll_event().is_some() {}
+        while p.client.poll_event().is_some() {}
+        while let Ok(id) = p.client.accept() {
+            let _ = p.client.reset(id, ErrorCode::CANCEL);
+        }
+        p.step();
+        while p.server.poll_event().is_some() {}
+        while p.client.poll_event().is_some() {}
+        p.step();
+        assert_eq!(p.client.send_credit(), 2, "credit returned once streams ended");
+    }
+}

@@ -54,7 +54,8 @@ impl<S: Storage> Session<S> {
             self.flags |= sbit::WANT_OPEN;
             return Err(OpenError::NoCredit);
         }
-        let reserved = self.slots_used as usize + self.peer_credit_left as usize;
+        // Slots promised to the peer (credit granted or owed) stay free.
+        let reserved = self.slots_used as usize + self.peer_credit_left as usize + self.credit_owed as usize;
         if reserved >= self.storage.capacity() {
             self.flags |= sbit::WANT_OPEN;
             return Err(OpenError::NoCapacity);
