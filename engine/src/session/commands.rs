@@ -89,6 +89,16 @@ impl<S: Storage> Session<S> {
         Ok(StreamId(id))
     }
 
+    /// The live stream `id`, or `unknown` — `closed` once the session has
+    /// ended (its streams are gone with it).
+    fn find_or<E>(&self, id: StreamId, unknown: E, closed: E) -> Result<Slot, E> {
+        match self.storage.find(id.0) {
+            Some(slot) => Ok(slot),
+            None if self.is_ended() => Err(closed),
+            None => Err(unknown),
+        }
+    }
+
     fn check_outgoing_meta(&self, m: &[u8]) -> Result<(), MetaProblem> {
         let limit = (self.peer.max_open_metadata as usize)
             .min(self.storage.tx_capacity())
@@ -193,7 +203,7 @@ impl<S: Storage> Session<S> {
     /// # Errors
     /// `UnknownStream`; `BufferTooSmall(n)` when `buf` is under `n` bytes.
     pub fn metadata(&self, id: StreamId, buf: &mut [u8]) -> Result<Option<usize>, StreamError> {
-        let slot = self.storage.find(id.0).ok_or(StreamError::UnknownStream)?;
+        let slot = self.find_or(id, StreamError::UnknownStream, StreamError::SessionClosed)?;
         let s = self.storage.stream(slot);
         let len = usize::from(s.rx_meta);
         if len == 0 || s.has(bit::META_ARRIVING) {
@@ -212,7 +222,7 @@ impl<S: Storage> Session<S> {
     /// See [`ReadError`]; `WouldBlock` means wait for `Event::Readable` or
     /// `Event::Finished`.
     pub fn read(&mut self, id: StreamId, out: &mut [u8]) -> Result<usize, ReadError> {
-        let slot = self.storage.find(id.0).ok_or(ReadError::UnknownStream)?;
+        let slot = self.find_or(id, ReadError::UnknownStream, ReadError::SessionClosed)?;
         let (s, rx, _) = self.storage.parts(slot);
         if s.has(bit::INCOMING) {
             return Err(ReadError::UnknownStream);
@@ -257,7 +267,7 @@ impl<S: Storage> Session<S> {
     /// See [`WriteError`]; `WouldBlock` (nothing taken) means wait for
     /// `Event::Writable`.
     pub fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
-        let slot = self.storage.find(id.0).ok_or(WriteError::UnknownStream)?;
+        let slot = self.find_or(id, WriteError::UnknownStream, WriteError::SessionClosed)?;
         let (s, _, tx) = self.storage.parts(slot);
         if s.has(bit::INCOMING) {
             return Err(WriteError::UnknownStream);
@@ -289,7 +299,7 @@ impl<S: Storage> Session<S> {
     /// # Errors
     /// `UnknownStream`, `Reset`, `SessionClosed`.
     pub fn finish(&mut self, id: StreamId) -> Result<(), StreamError> {
-        let slot = self.storage.find(id.0).ok_or(StreamError::UnknownStream)?;
+        let slot = self.find_or(id, StreamError::UnknownStream, StreamError::SessionClosed)?;
         let s = self.storage.stream_mut(slot);
         if s.has(bit::INCOMING) {
             return Err(StreamError::UnknownStream);
@@ -312,7 +322,7 @@ impl<S: Storage> Session<S> {
     /// # Errors
     /// `UnknownStream`, `SessionClosed`.
     pub fn reset(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
-        let slot = self.storage.find(id.0).ok_or(StreamError::UnknownStream)?;
+        let slot = self.find_or(id, StreamError::UnknownStream, StreamError::SessionClosed)?;
         let s = self.storage.stream(slot);
         if s.has(bit::SESSION_ENDED) {
             return Err(StreamError::SessionClosed);

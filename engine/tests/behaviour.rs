@@ -1,0 +1,303 @@
+//! Behaviour a user relies on, one scenario per test, on two sessions
+//! joined in memory on a virtual clock.
+
+use braid::frame::{flags, Frame, FrameType};
+use braid::pair::Pair;
+use braid::trace::{Direction, FrameDetail};
+use braid::{
+    ArrayStorage, Config, Duration, ErrorCode, Event, Instant, LocalError, OpenError, ReadError, Session,
+    SessionState, StreamId,
+};
+
+type S = ArrayStorage<4, 1024, 1024>;
+
+fn pair(client: Config, server: Config) -> Pair<S, S, 4096> {
+    let mut p = Pair::new(client, S::new(), server, S::new());
+    p.step();
+    p
+}
+
+fn events(s: &mut Session<S>) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+/// Every frame one side sends in one transmit, parsed.
+fn sent_frames(s: &mut Session<S>, now: Instant) -> Vec<(FrameType, u8, u32, usize)> {
+    let mut buf = [0u8; 8192];
+    let n = s.poll_transmit(now, &mut buf);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < n {
+        let (f, used) = Frame::parse(&buf[at..n], 1 << 20).unwrap();
+        let h = f.header();
+        out.push((h.kind, h.flags, h.stream.0, h.length as usize));
+        at += used;
+    }
+    out
+}
+
+#[test]
+fn handshake_measures_rtt_and_reports_peer_settings() {
+    let mut p: Pair<S, S, 4096> = Pair::new(Config::client(), S::new(), Config::server(), S::new());
+    assert_eq!(p.client.state(), SessionState::Handshaking);
+    assert_eq!(p.client.open(), Err(OpenError::Handshaking));
+    // Prefaces and SETTINGS cross, then the ACKs come back (no latency here).
+    p.step();
+    assert_eq!(p.client.state(), SessionState::Open);
+    assert_eq!(p.client.peer_settings().map(|s| s.stream_credit), Some(2));
+    assert_eq!(events(&mut p.client), vec![Event::Connected]);
+    assert_eq!(p.client.rtt(), Some(Duration::ZERO));
+}
+
+#[test]
+fn ping_reports_round_trip_on_the_virtual_clock() {
+    let mut p = pair(Config::client(), Config::server());
+    events(&mut p.client);
+    p.client.ping().unwrap();
+    assert_eq!(p.client.ping(), Err(braid::PingError::Busy));
+    // Send the PING at t=0, deliver the ACK at t=5ms.
+    let mut buf = [0u8; 64];
+    let n = p.client.poll_transmit(p.now, &mut buf);
+    assert_eq!(p.server.handle_input(p.now, &buf[..n]), n);
+    let n = p.server.poll_transmit(p.now, &mut buf);
+    let later = Instant::from_millis(5);
+    assert_eq!(p.client.handle_input(later, &buf[..n]), n);
+    assert_eq!(events(&mut p.client), vec![Event::Pong { rtt: Duration::from_millis(5) }]);
+    assert!(p.client.ping().is_ok(), "a new ping may go once the last was answered");
+}
+
+#[test]
+fn keepalive_pings_at_half_the_idle_timeout_and_a_silent_peer_ends_the_session() {
+    let idle = Some(Duration::from_secs(10));
+    let mut p = pair(Config::client().with_idle_timeout(idle), Config::server().with_idle_timeout(idle));
+    assert_eq!(p.client.idle_timeout(), Some(Duration::from_secs(10)));
+    assert_eq!(p.client.poll_timeout(), Some(Instant::from_secs(5)));
+    // A live peer answers the keepalive: no end.
+    p.advance(Duration::from_secs(5));
+    p.step();
+    p.advance(Duration::from_secs(4));
+    p.step();
+    assert_eq!(p.client.state(), SessionState::Open);
+    // Now the server goes silent: it never transmits again.
+    let deadline = p.client.poll_timeout().unwrap();
+    p.client.handle_timeout(deadline);
+    let mut buf = [0u8; 64];
+    let n = p.client.poll_transmit(deadline, &mut buf);
+    assert!(n > 0, "keepalive PING sent");
+    let end = p.client.poll_timeout().unwrap();
+    p.client.handle_timeout(end);
+    assert_eq!(p.client.close_reason().and_then(|r| r.local), Some(LocalError::IdleTimeout));
+    let n = p.client.poll_transmit(end, &mut buf);
+    let (f, _) = Frame::parse(&buf[..n], 1 << 20).unwrap();
+    assert!(matches!(f, Frame::GoAway(g) if g.code == ErrorCode::NO_ERROR && g.debug == b"idle timeout"));
+    assert_eq!(p.client.state(), SessionState::Closed);
+}
+
+#[test]
+fn handshake_timeout_ends_a_session_whose_peer_never_speaks() {
+    let mut s = Session::new(Config::client(), S::new(), Instant::ZERO);
+    assert_eq!(s.poll_timeout(), Some(Instant::from_secs(10)));
+    s.handle_timeout(Instant::from_secs(10));
+    assert_eq!(s.close_reason().and_then(|r| r.local), Some(LocalError::HandshakeTimeout));
+}
+
+#[test]
+fn an_opening_frame_leaves_before_data_queued_after_it_on_other_streams() {
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.client.write(a, b"first").unwrap();
+    p.step();
+    // Stream a has data queued; then b opens; then more data on a.
+    p.client.write(a, &[1u8; 300]).unwrap();
+    let b = p.client.open().unwrap();
+    p.client.write(a, b"announce b").unwrap();
+    let frames = sent_frames(&mut p.client, p.now);
+    let syn_b = frames.iter().position(|f| f.2 == b.0 && f.1 & flags::SYN != 0).unwrap();
+    let data_a = frames.iter().position(|f| f.2 == a.0 && f.0 == FrameType::Data).unwrap();
+    assert!(syn_b < data_a, "SYN of b must precede a's later data: {frames:?}");
+}
+
+#[test]
+fn an_open_always_emits_a_frame_even_with_nothing_written() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    let frames = sent_frames(&mut p.client, p.now);
+    assert_eq!(frames, vec![(FrameType::Data, flags::SYN, id.0, 0)]);
+}
+
+#[test]
+fn reset_before_the_syn_left_sends_syn_then_rst() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    p.client.write(id, b"never sent").unwrap();
+    p.client.reset(id, ErrorCode::CANCEL).unwrap();
+    let mut frames = sent_frames(&mut p.client, p.now);
+    frames.extend(sent_frames(&mut p.client, p.now));
+    assert_eq!(
+        frames,
+        vec![(FrameType::Data, flags::SYN, id.0, 0), (FrameType::Rst, 0, id.0, 4)],
+        "the RST must follow the SYN, and no data goes after a reset"
+    );
+}
+
+#[test]
+fn go_away_refuses_streams_above_last_id_and_lets_the_rest_finish() {
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.step();
+    // b's SYN is still in the client when the server's GOAWAY arrives.
+    let b = p.client.open().unwrap();
+    p.server.go_away(ErrorCode::NO_ERROR, b"maintenance").unwrap();
+    let mut buf = [0u8; 256];
+    let n = p.server.poll_transmit(p.now, &mut buf);
+    assert_eq!(p.client.handle_input(p.now, &buf[..n]), n);
+    let ev = events(&mut p.client);
+    assert!(ev.contains(&Event::GoAway { last_stream: a, code: ErrorCode::NO_ERROR }), "{ev:?}");
+    assert!(ev.contains(&Event::Reset { id: b, code: ErrorCode::REFUSED, remote: true }), "{ev:?}");
+    assert_eq!(p.client.remote_debug(), b"maintenance");
+    // a still works both ways.
+    p.step();
+    assert_eq!(p.server.accept(), Ok(a));
+    p.client.write(a, b"still here").unwrap();
+    p.client.finish(a).unwrap();
+    p.step();
+    let mut got = [0u8; 32];
+    assert_eq!(p.server.read(a, &mut got), Ok(10));
+    assert_eq!(p.server.read(a, &mut got), Ok(0));
+    p.server.finish(a).unwrap();
+    p.step();
+    assert_eq!(p.client.read(a, &mut got), Ok(0));
+    events(&mut p.client);
+    events(&mut p.server);
+    p.step();
+    assert_eq!(p.client.state(), SessionState::Closed);
+    assert_eq!(p.server.state(), SessionState::Closed);
+    assert!(p.server.close_reason().unwrap().is_graceful());
+}
+
+#[test]
+fn go_away_with_an_error_code_ends_both_sides_at_once() {
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.step();
+    p.server.go_away(ErrorCode::application(3), b"shutting down").unwrap();
+    p.step();
+    let reason = p.client.close_reason().unwrap();
+    assert_eq!(reason.remote, Some(ErrorCode::application(3)));
+    assert_eq!(p.client.write(a, b"x"), Err(braid::WriteError::SessionClosed));
+    assert_eq!(p.server.close_reason().unwrap().local, Some(LocalError::GoAway(ErrorCode::application(3))));
+}
+
+#[test]
+fn data_received_before_eof_stays_readable_after_the_transport_ends() {
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.client.write(a, b"tail").unwrap();
+    p.client.finish(a).unwrap();
+    p.step();
+    p.server.handle_eof(p.now);
+    assert_eq!(p.server.close_reason().unwrap().local, Some(LocalError::TransportEof));
+    let mut buf = [0u8; 8];
+    // Not accepted before the end: the stream is gone with the session.
+    assert_eq!(p.server.accept(), Err(braid::AcceptError::SessionClosed));
+
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.step();
+    assert_eq!(p.server.accept(), Ok(a));
+    p.client.write(a, b"tail").unwrap();
+    p.step();
+    p.server.handle_eof(p.now);
+    assert_eq!(p.server.read(a, &mut buf), Ok(4));
+    assert_eq!(p.server.read(a, &mut buf), Err(ReadError::SessionClosed));
+}
+
+#[test]
+fn stream_windows_grow_when_the_reader_keeps_up_within_two_round_trips() {
+    let mut client = Config::client();
+    client.stream_window = 128;
+    client.stream_window_max = 1024;
+    let mut server = Config::server();
+    server.stream_window = 128;
+    server.stream_window_max = 1024;
+    server.max_open_metadata = 0;
+    type Big = ArrayStorage<2, 2048, 2048>;
+    let mut p: Pair<Big, Big, 4096> = Pair::new(client, Big::new(), server, Big::new());
+    // A 10 ms round trip, measured by a ping.
+    p.step();
+    p.client.ping().unwrap();
+    let mut buf = [0u8; 4096];
+    let n = p.client.poll_transmit(p.now, &mut buf);
+    let _ = p.server.handle_input(p.now, &buf[..n]);
+    let n = p.server.poll_transmit(p.now, &mut buf);
+    let _ = p.client.handle_input(Instant::from_millis(10), &buf[..n]);
+    p.server.ping().unwrap();
+    let n = p.server.poll_transmit(p.now, &mut buf);
+    let _ = p.client.handle_input(Instant::from_millis(10), &buf[..n]);
+    let n = p.client.poll_transmit(Instant::from_millis(10), &mut buf);
+    let _ = p.server.handle_input(Instant::from_millis(10), &buf[..n]);
+    assert_eq!(p.server.rtt().map(|r| r.as_micros() > 0), Some(true));
+    p.now = Instant::from_millis(10);
+    let id = p.client.open().unwrap();
+    p.step();
+    p.server.accept().unwrap();
+    let start = p.server.stream_info(id).unwrap().recv_window_size;
+    assert_eq!(start, 128);
+    // The reader drains at once, every millisecond: far faster than 2 RTTs.
+    let mut got = 0;
+    for _ in 0..40 {
+        let _ = p.client.write(id, &[7u8; 512]);
+        p.step();
+        while let Ok(n) = p.server.read(id, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        p.step();
+        p.now += Duration::from_millis(1);
+    }
+    let grown = p.server.stream_info(id).unwrap().recv_window_size;
+    assert!(grown > start, "window did not grow: {grown}");
+    assert!(grown <= 1024, "window grew past its ceiling: {grown}");
+    assert!(got > 0);
+}
+
+#[test]
+fn a_full_trace_queue_pauses_input_until_drained_and_loses_nothing() {
+    let mut p: Pair<S, S, 4096> =
+        Pair::new(Config::client().with_trace(true), S::new(), Config::server().with_trace(true), S::new());
+    let mut records = Vec::new();
+    for _ in 0..20 {
+        p.step();
+        while let Some(r) = p.client.poll_trace() {
+            records.push(r);
+        }
+        while let Some(r) = p.server.poll_trace() {
+            records.push(r);
+        }
+    }
+    let id = p.client.open().unwrap();
+    // Twenty tiny frames land in one input buffer: more than the queue holds.
+    for i in 0..20u8 {
+        p.client.write(id, &[i]).unwrap();
+        let mut buf = [0u8; 64];
+        let n = p.client.poll_transmit(p.now, &mut buf);
+        while p.client.poll_trace().is_some() {}
+        let mut at = 0;
+        while at < n {
+            at += p.server.handle_input(p.now, &buf[at..n]);
+            while let Some(r) = p.server.poll_trace() {
+                records.push(r);
+            }
+        }
+    }
+    let data: Vec<_> = records
+        .iter()
+        .filter(|r| r.direction == Direction::Received && r.header.kind == FrameType::Data)
+        .collect();
+    assert_eq!(data.len(), 20, "every DATA frame traced once");
+    assert!(matches!(data[0].detail, FrameDetail::Data { data_len: 1, .. }));
+    let text = data[0].to_string();
+    assert!(text.starts_with("<- DATA"), "{text}");
+}
