@@ -6,7 +6,7 @@ use braid::pair::Pair;
 use braid::trace::{Direction, FrameDetail};
 use braid::{
     ArrayStorage, Config, Duration, ErrorCode, Event, Instant, LocalError, OpenError, ReadError, Session,
-    SessionState, StreamId,
+    SessionState,
 };
 
 type S = ArrayStorage<4, 1024, 1024>;
