@@ -26,6 +26,19 @@ pub enum MetadataError {
     Malformed,
 }
 
+impl core::fmt::Display for MetadataError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            MetadataError::BufferTooSmall => "buffer too small for the metadata block",
+            MetadataError::FieldTooLong => "header name or value too long",
+            MetadataError::Malformed => "malformed metadata block",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for MetadataError {}
+
 /// Builds a metadata block into a caller-provided buffer.
 ///
 /// ```

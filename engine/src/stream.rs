@@ -51,6 +51,8 @@ pub(crate) mod bit {
     pub const DEAD: u32 = 1 << 18;
     /// Its metadata block is still arriving (peer-opened or reply).
     pub const META_ARRIVING: u32 = 1 << 19;
+    /// The application was told of the peer's reset (event or error).
+    pub const RESET_SEEN: u32 = 1 << 20;
 }
 
 /// Pending event bits of a stream, kept in the same word as its state.
@@ -134,9 +136,11 @@ impl Stream {
         self.has(bit::FIN_SENT | bit::RESET_LOCAL | bit::RESET_REMOTE | bit::SESSION_ENDED)
     }
 
-    /// No longer receiving: the application read EOF, or reset either way.
+    /// No longer receiving: the application read EOF, reset the stream, or
+    /// was told of the peer's reset.
     pub(crate) const fn recv_done(&self) -> bool {
-        self.has(bit::EOF_READ | bit::RESET_LOCAL | bit::RESET_REMOTE)
+        self.has(bit::EOF_READ | bit::RESET_LOCAL)
+            || (self.has(bit::RESET_REMOTE) && self.has(bit::RESET_SEEN))
     }
 
     /// Whether the slot is linked into any queue.

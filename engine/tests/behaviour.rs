@@ -301,3 +301,32 @@ fn a_full_trace_queue_pauses_input_until_drained_and_loses_nothing() {
     let text = data[0].to_string();
     assert!(text.starts_with("<- DATA"), "{text}");
 }
+
+#[test]
+fn a_peer_reset_is_reported_by_every_operation_until_the_application_sees_it() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    p.client.write(id, b"x").unwrap();
+    p.step();
+    assert_eq!(p.server.accept(), Ok(id));
+    p.server.reset(id, ErrorCode::application(7)).unwrap();
+    assert_eq!(p.server.write(id, b"y"), Err(braid::WriteError::LocallyReset));
+    p.step();
+    let code = ErrorCode::application(7);
+    // The event is not polled yet: the stream's state is still reported.
+    assert_eq!(p.client.write(id, b"z"), Err(braid::WriteError::Reset(code)));
+    // Told once: now it is forgotten.
+    let mut buf = [0u8; 4];
+    assert_eq!(p.client.read(id, &mut buf), Err(ReadError::UnknownStream));
+    assert_eq!(events(&mut p.client), vec![Event::Connected, Event::Reset { id, code, remote: true }]);
+    assert_eq!(p.client.streams_in_use(), 0);
+
+    // An event-driven application learns it from the event alone.
+    let id = p.client.open().unwrap();
+    p.step();
+    assert_eq!(p.server.accept(), Ok(id));
+    p.server.reset(id, code).unwrap();
+    p.step();
+    assert_eq!(events(&mut p.client), vec![Event::Reset { id, code, remote: true }]);
+    assert_eq!(p.client.streams_in_use(), 0);
+}

@@ -228,7 +228,9 @@ impl<S: Storage> Session<S> {
             return Err(ReadError::UnknownStream);
         }
         if s.has(bit::RESET_REMOTE) {
-            return Err(ReadError::Reset(ErrorCode(s.code)));
+            let code = ErrorCode(s.code);
+            self.reset_seen(slot);
+            return Err(ReadError::Reset(code));
         }
         if s.has(bit::RESET_LOCAL) {
             return Err(ReadError::LocallyReset);
@@ -273,7 +275,9 @@ impl<S: Storage> Session<S> {
             return Err(WriteError::UnknownStream);
         }
         if s.has(bit::RESET_REMOTE) {
-            return Err(WriteError::Reset(ErrorCode(s.code)));
+            let code = ErrorCode(s.code);
+            self.reset_seen(slot);
+            return Err(WriteError::Reset(code));
         }
         if s.has(bit::RESET_LOCAL) {
             return Err(WriteError::LocallyReset);
@@ -305,6 +309,7 @@ impl<S: Storage> Session<S> {
             return Err(StreamError::UnknownStream);
         }
         if s.has(bit::RESET_LOCAL | bit::RESET_REMOTE) {
+            self.reset_seen(slot);
             return Err(StreamError::Reset);
         }
         if s.has(bit::SESSION_ENDED) {
@@ -341,6 +346,12 @@ impl<S: Storage> Session<S> {
         self.reset_slot(slot, code);
         self.retire(slot);
         Ok(())
+    }
+
+    /// The application learned of the peer's reset: the stream may go.
+    fn reset_seen(&mut self, slot: Slot) {
+        self.storage.stream_mut(slot).set(bit::RESET_SEEN);
+        self.retire(slot);
     }
 
     /// Mark `slot` reset by this side with `code` and queue its RST (after

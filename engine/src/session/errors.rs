@@ -76,8 +76,8 @@ error_enum! {
         Reset(ErrorCode) => "stream reset by peer",
         /// This side reset the stream.
         LocallyReset => "stream reset by this side",
-        /// No live stream has this id (never opened, not accepted yet, or
-        /// already over and forgotten).
+        /// No live stream has this id: never opened, not accepted yet, or
+        /// over and forgotten (see "Stream lifetime" on [`Session`](crate::Session)).
         UnknownStream => "unknown stream",
         /// The session ended before the stream's end arrived.
         SessionClosed => "session closed",

@@ -175,6 +175,17 @@ impl Target {
 /// [`handle_input`](Self::handle_input) may consume fewer bytes than it was
 /// given when the trace queue fills: drain it and pass the rest again.
 ///
+/// # Stream lifetime
+///
+/// A stream is forgotten, and its slot reused, once both directions have
+/// ended and the application has seen how: it read the end of the stream
+/// (`read` returned `Ok(0)`) after its own FIN left, or it reset the stream
+/// and the RST left, or it was told of the peer's reset (by
+/// [`Event::Reset`] or by an operation returning the reset error). Until
+/// then every operation reports the stream's state; afterwards its id gives
+/// `UnknownStream`. When the session ends, data already received stays
+/// readable; other operations report `SessionClosed`.
+///
 /// ```
 /// use braid::{ArrayStorage, Config, Event, Instant, Session};
 ///
@@ -476,6 +487,7 @@ impl<S: Storage> Session<S> {
             let pending = s.bits & ev::ALL;
             let (evbit, event) = if pending & ev::RESET != 0 {
                 let remote = s.has(bit::RESET_REMOTE);
+                s.set(bit::RESET_SEEN);
                 (ev::RESET, Event::Reset { id, code: ErrorCode(s.code), remote })
             } else if pending & ev::READABLE != 0 {
                 (ev::READABLE, Event::Readable(id))
