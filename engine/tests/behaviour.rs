@@ -330,3 +330,28 @@ fn a_peer_reset_is_reported_by_every_operation_until_the_application_sees_it() {
     assert_eq!(events(&mut p.client), vec![Event::Reset { id, code, remote: true }]);
     assert_eq!(p.client.streams_in_use(), 0);
 }
+
+#[test]
+fn a_small_output_buffer_never_gets_half_a_frame_and_learns_the_room_needed() {
+    let mut s = Session::new(Config::client(), S::new(), Instant::ZERO);
+    let mut tiny = [0u8; 20];
+    assert_eq!(s.poll_transmit(Instant::ZERO, &mut tiny), 0);
+    assert_eq!(s.transmit_needed(), 8 + 8 + 36, "preface and SETTINGS go together");
+    assert_eq!(tiny, [0u8; 20], "nothing half-written");
+
+    // DATA adapts to the room: a 20-byte buffer carries 12 payload bytes.
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    let mut buf = [0u8; 64];
+    let n = p.client.poll_transmit(p.now, &mut buf);
+    let _ = p.server.handle_input(p.now, &buf[..n]);
+    p.client.write(id, &[9u8; 100]).unwrap();
+    let n = p.client.poll_transmit(p.now, &mut tiny);
+    assert_eq!(n, 20);
+    let (f, used) = Frame::parse(&tiny, 1 << 20).unwrap();
+    assert_eq!(used, 20);
+    assert!(matches!(f, Frame::Data { payload, .. } if payload == [9u8; 12]));
+    let mut seven = [0u8; 7];
+    assert_eq!(p.client.poll_transmit(p.now, &mut seven), 0);
+    assert_eq!(p.client.transmit_needed(), 9, "a header and at least one byte");
+}

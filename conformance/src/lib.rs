@@ -1,0 +1,1 @@
+//! braid's conformance and simulation harnesses.
