@@ -259,7 +259,13 @@ impl<S: Storage> Session<S> {
         if self.storage.stream(slot).has(bit::INCOMING) && !self.unproductive(now) {
             return; // rapid reset: opened and reset before it was accepted
         }
-        let (s, _, _) = self.storage.parts(slot);
+        self.reset_by_peer(slot, code);
+    }
+
+    /// The peer ended stream `slot` with `code` (RST, or GOAWAY): drop its
+    /// buffers, refund the session window, and tell the application.
+    fn reset_by_peer(&mut self, slot: Slot, code: ErrorCode) {
+        let s = self.storage.stream_mut(slot);
         if s.has(bit::RESET_LOCAL | bit::RESET_REMOTE) {
             return;
         }
@@ -319,24 +325,20 @@ impl<S: Storage> Session<S> {
         self.remote_debug[..n].copy_from_slice(&g.debug[..n]);
         self.remote_debug_len = n as u8;
         if g.code != ErrorCode::NO_ERROR {
-            let local = None;
-            return self.finish_session(CloseReason { local, remote: Some(g.code) });
+            // The peer is ending the session: every stream ends reset with
+            // its code (spec.md [S-8.5]).
+            for slot in 0..self.storage.slot_bound() as Slot {
+                if self.storage.stream(slot).is_live() {
+                    self.reset_by_peer(slot, g.code);
+                }
+            }
+            return self.finish_session(CloseReason { local: None, remote: Some(g.code) });
         }
         // Streams this side opened above `last` were never processed.
         for slot in 0..self.storage.slot_bound() as Slot {
-            let s = self.storage.stream_mut(slot);
-            if s.is_live() && s.has(bit::LOCAL) && s.id > last && !s.has(bit::RESET_LOCAL | bit::RESET_REMOTE)
-            {
-                s.code = ErrorCode::REFUSED.0;
-                s.set(bit::RESET_REMOTE);
-                s.clear(bit::OPEN_PENDING | bit::WANT_WRITABLE);
-                s.rx.clear();
-                s.tx.clear();
-                s.rx_meta = 0;
-                s.tx_meta = 0;
-                s.bits &= !(ev::READABLE | ev::FINISHED | ev::WRITABLE);
-                self.push_event(slot, ev::RESET);
-                self.retire(slot);
+            let s = self.storage.stream(slot);
+            if s.is_live() && s.has(bit::LOCAL) && s.id > last {
+                self.reset_by_peer(slot, ErrorCode::REFUSED);
             }
         }
         if matches!(self.state, SessionState::Open | SessionState::Handshaking) {
@@ -348,6 +350,8 @@ impl<S: Storage> Session<S> {
     fn on_data_header(&mut self, now: Instant, h: Header) {
         let id = h.stream.0;
         let (syn, fin, meta) = (h.has(flags::SYN), h.has(flags::FIN), h.has(flags::META));
+        // Whether this frame already spent a flood token.
+        let mut counted = false;
         let target = if syn {
             match self.on_syn(id, meta) {
                 Ok(t) => t,
@@ -360,6 +364,7 @@ impl<S: Storage> Session<S> {
                     if !self.unproductive(now) {
                         return;
                     }
+                    counted = true;
                     Target::DISCARD
                 }
                 Known::Live(slot) => match self.on_frame_for_live(slot, meta) {
@@ -379,7 +384,7 @@ impl<S: Storage> Session<S> {
         if !self.charge(target, h.length) {
             return;
         }
-        if h.length == 0 && !syn && !fin && !self.unproductive(now) {
+        if h.length == 0 && !syn && !fin && !counted && !self.unproductive(now) {
             return;
         }
         self.after_payload_part(target, h.length, fin);

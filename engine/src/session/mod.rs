@@ -552,7 +552,9 @@ impl<S: Storage> Session<S> {
         let remote = self.has(sbit::GOAWAY_RECVD).then_some(self.remote_code);
         self.finish_session(CloseReason { local: Some(local), remote });
         if let Some((code, debug)) = goaway {
-            if !self.has(sbit::GOAWAY_SENT) {
+            // An error is told even after a graceful GOAWAY went out; a
+            // second NO_ERROR would tell the peer nothing new.
+            if !(self.has(sbit::GOAWAY_SENT) && code == ErrorCode::NO_ERROR) {
                 self.queue_goaway(code, debug);
                 self.state = SessionState::Closing;
             }
@@ -592,7 +594,13 @@ impl<S: Storage> Session<S> {
         self.goaway_debug[..n].copy_from_slice(&debug[..n]);
         self.goaway_debug_len = n as u8;
         self.goaway_code = code;
-        self.goaway_last = self.highest_remote;
+        // A later GOAWAY may lower the last stream id, never raise it: SYNs
+        // refused after the first one were not processed (spec.md [S-8.3]).
+        self.goaway_last = if self.has(sbit::GOAWAY_SENT) {
+            self.goaway_last.min(self.highest_remote)
+        } else {
+            self.highest_remote
+        };
         self.flags |= sbit::GOAWAY_PENDING;
     }
 

@@ -8,7 +8,9 @@
 //! the last DATA of its stream.
 
 use super::*;
-use crate::frame::{flags, Frame, FrameType, GoAway, Header, META_LEN_FIELD, PREFACE, PREFACE_LEN};
+use crate::frame::{
+    flags, Frame, FrameType, GoAway, Header, META_LEN_FIELD, MIN_FRAME_SIZE, PREFACE, PREFACE_LEN,
+};
 use crate::trace::{Direction, FrameDetail};
 
 impl<S: Storage> Session<S> {
@@ -226,7 +228,11 @@ impl<S: Storage> Session<S> {
         if !self.has(sbit::GOAWAY_PENDING) {
             return;
         }
-        let debug_len = self.goaway_debug_len as usize;
+        // The debug bytes are cut so the frame fits the peer's MAX_FRAME_SIZE
+        // (the smallest allowed one while its SETTINGS are unknown).
+        let max_frame = if self.has(sbit::PEER_SETTINGS) { self.peer.max_frame_size } else { MIN_FRAME_SIZE };
+        let debug_len =
+            (self.goaway_debug_len as usize).min(max_frame as usize - crate::frame::GOAWAY_FIXED_LEN);
         let debug = self.goaway_debug;
         let g = GoAway {
             last_stream: StreamId(self.goaway_last),
