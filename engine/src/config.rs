@@ -6,7 +6,7 @@ use crate::{Duration, Role};
 ///
 /// The announced values are clamped to what the storage can hold when the
 /// session is created, so SETTINGS never promise memory that is not there
-/// (spec.md [S-6.4]). Start from [`Config::client`] or [`Config::server`].
+/// (spec.md [S-6.4], [S-7.6], [S-7.7]). Start from [`Config::client`] or [`Config::server`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {

@@ -48,6 +48,13 @@ impl ErrorCode {
         ErrorCode(Self::APPLICATION_MIN | n)
     }
 
+    /// Whether the code is in the reserved range (12 to `0x7FFF_FFFF`),
+    /// which no side may send (spec.md [S-9.1]).
+    #[must_use]
+    pub const fn is_reserved(self) -> bool {
+        self.0 > Self::UNSUPPORTED_VERSION.0 && self.0 < Self::APPLICATION_MIN
+    }
+
     /// Whether the code is in the application range.
     #[must_use]
     pub const fn is_application(self) -> bool {

@@ -355,3 +355,63 @@ fn a_small_output_buffer_never_gets_half_a_frame_and_learns_the_room_needed() {
     assert_eq!(p.client.poll_transmit(p.now, &mut seven), 0);
     assert_eq!(p.client.transmit_needed(), 9, "a header and at least one byte");
 }
+
+#[test]
+fn a_syn_that_does_not_fit_holds_back_data_queued_after_it() {
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.step();
+    let mut mbuf = [0u8; 128];
+    let meta = braid::MetadataWriter::new(&mut mbuf, 1).unwrap().header(b"k", &[b'v'; 90]).unwrap().finish();
+    let b = p.client.open_with(meta).unwrap();
+    p.client.write(a, b"after b").unwrap();
+    let mut small = [0u8; 60];
+    assert_eq!(p.client.poll_transmit(p.now, &mut small), 0, "a's DATA must wait for b's SYN");
+    assert_eq!(p.client.transmit_needed(), 8 + 2 + meta.len());
+    let frames = sent_frames(&mut p.client, p.now);
+    assert_eq!(frames[0].2, b.0);
+    assert_eq!(frames[1].2, a.0);
+}
+
+#[test]
+fn a_syn_queued_before_go_away_leaves_before_the_goaway() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    p.client.go_away(ErrorCode::NO_ERROR, b"").unwrap();
+    let mut buf = [0u8; 256];
+    let n = p.client.poll_transmit(p.now, &mut buf);
+    let (first, used) = Frame::parse(&buf[..n], 1 << 20).unwrap();
+    assert!(matches!(first, Frame::Data { stream, flags: flags::SYN, .. } if stream == id), "{first:?}");
+    let (second, _) = Frame::parse(&buf[used..n], 1 << 20).unwrap();
+    assert!(matches!(second, Frame::GoAway(_)), "{second:?}");
+    assert_eq!(p.server.handle_input(p.now, &buf[..n]), n);
+    assert_eq!(p.server.accept(), Ok(id), "the stream was opened before the GOAWAY, so it is served");
+}
+
+#[test]
+fn a_frame_for_our_stream_before_its_syn_left_is_for_an_idle_stream() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    let mut buf = [0u8; 16];
+    let n = Frame::WndInc { stream: id, credit: false, increment: 5 }.emit(&mut buf).unwrap();
+    let _ = p.client.handle_input(p.now, &buf[..n]);
+    assert_eq!(
+        p.client.close_reason().and_then(|r| r.local),
+        Some(LocalError::Protocol(braid::ProtocolError::IdleStream))
+    );
+}
+
+#[test]
+fn reserved_codes_are_refused_by_the_api() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    let reserved = ErrorCode(12);
+    assert!(
+        reserved.is_reserved() && !ErrorCode(11).is_reserved() && !ErrorCode::application(0).is_reserved()
+    );
+    assert_eq!(p.client.reset(id, reserved), Err(braid::StreamError::ReservedCode));
+    assert_eq!(p.client.go_away(ErrorCode(0x7FFF_FFFF), b""), Err(braid::GoAwayError::ReservedCode));
+    p.step();
+    assert_eq!(p.server.refuse(reserved), Err(braid::AcceptError::ReservedCode));
+    assert_eq!(p.server.refuse(ErrorCode::REFUSED), Ok(id));
+}

@@ -127,7 +127,7 @@ impl Header {
     /// MAX_FRAME_SIZE: the frame-size and stream-0 rules of spec.md §4.
     ///
     /// # Errors
-    /// The violation, per spec.md [S-4.1]–[S-4.8].
+    /// The violation, per spec.md [S-4.1], [S-4.2], [S-4.6]–[S-4.8] and [S-4.12].
     pub const fn check(&self, max_frame_size: u32) -> Result<(), ProtocolError> {
         use super::*;
         let len = self.length as usize;

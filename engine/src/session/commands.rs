@@ -12,8 +12,8 @@ enum MetaProblem {
 
 impl<S: Storage> Session<S> {
     /// Open a stream. Its SYN is queued at once, even if nothing is ever
-    /// written (spec.md [S-5.3]), and leaves before any frame queued after
-    /// this call on other streams (spec.md [S-5.12]).
+    /// written (spec.md [S-5.6]), and leaves before any frame queued after
+    /// this call on other streams (spec.md [S-5.25]).
     ///
     /// # Errors
     /// See [`OpenError`]; `Handshaking`, `NoCredit` and `NoCapacity` are
@@ -67,7 +67,6 @@ impl<S: Storage> Session<S> {
         };
         self.slots_used += 1;
         self.send_credit -= 1;
-        self.highest_local = id;
         match id.checked_add(2) {
             Some(next) if next <= StreamId::MAX.0 => self.next_local_id = next,
             _ => self.flags |= sbit::IDS_EXHAUSTED,
@@ -139,7 +138,7 @@ impl<S: Storage> Session<S> {
     }
 
     /// Accept the oldest peer-opened stream and answer with reply metadata,
-    /// sent at once on the stream's first frame (spec.md [S-5.10]).
+    /// sent at once on the stream's first frame (spec.md [S-5.15]).
     ///
     /// # Errors
     /// As [`accept`](Self::accept), and `MetadataTooLarge` / `MetadataMalformed`.
@@ -189,6 +188,9 @@ impl<S: Storage> Session<S> {
     /// # Errors
     /// As [`accept`](Self::accept).
     pub fn refuse(&mut self, code: ErrorCode) -> Result<StreamId, AcceptError> {
+        if code.is_reserved() {
+            return Err(AcceptError::ReservedCode);
+        }
         let id = self.accept()?;
         // The stream was just accepted, so reset cannot fail.
         let _ = self.reset(id, code);
@@ -325,8 +327,11 @@ impl<S: Storage> Session<S> {
     /// nothing.
     ///
     /// # Errors
-    /// `UnknownStream`, `SessionClosed`.
+    /// `UnknownStream`, `SessionClosed`, `ReservedCode`.
     pub fn reset(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+        if code.is_reserved() {
+            return Err(StreamError::ReservedCode);
+        }
         let slot = self.find_or(id, StreamError::UnknownStream, StreamError::SessionClosed)?;
         let s = self.storage.stream(slot);
         if s.has(bit::SESSION_ENDED) {
@@ -387,13 +392,16 @@ impl<S: Storage> Session<S> {
     /// cut to 64 bytes.
     ///
     /// # Errors
-    /// `AlreadySent`, `SessionClosed`.
+    /// `AlreadySent`, `SessionClosed`, `ReservedCode`.
     pub fn go_away(&mut self, code: ErrorCode, debug: &[u8]) -> Result<(), GoAwayError> {
         if self.is_ended() {
             return Err(GoAwayError::SessionClosed);
         }
         if self.has(sbit::GOAWAY_SENT | sbit::GOAWAY_PENDING) {
             return Err(GoAwayError::AlreadySent);
+        }
+        if code.is_reserved() {
+            return Err(GoAwayError::ReservedCode);
         }
         if code != ErrorCode::NO_ERROR {
             self.end(LocalError::GoAway(code), Some((code, debug)));

@@ -62,6 +62,8 @@ error_enum! {
         MetadataTooLarge => "metadata too large",
         /// The reply metadata is not a well-formed block.
         MetadataMalformed => "malformed metadata",
+        /// The refusal code is in the reserved range (spec.md [S-9.1]).
+        ReservedCode => "reserved error code",
         /// The session has ended.
         SessionClosed => "session closed",
     }
@@ -113,6 +115,8 @@ error_enum! {
         Reset => "stream was reset",
         /// The caller's buffer cannot hold the metadata; it needs this many bytes.
         BufferTooSmall(usize) => "buffer too small",
+        /// The reset code is in the reserved range (spec.md [S-9.1]).
+        ReservedCode => "reserved error code",
         /// The session has ended.
         SessionClosed => "session closed",
     }
@@ -133,6 +137,8 @@ error_enum! {
     GoAwayError {
         /// A GOAWAY was already sent.
         AlreadySent => "GOAWAY already sent",
+        /// The code is in the reserved range (spec.md [S-9.1]).
+        ReservedCode => "reserved error code",
         /// The session has ended.
         SessionClosed => "session closed",
     }

@@ -102,6 +102,9 @@ pub enum LocalError {
     HandshakeTimeout,
     /// The transport reported end of input ([`Session::handle_eof`](crate::Session::handle_eof)).
     TransportEof,
+    /// An internal invariant failed (a bug in braid); a GOAWAY with
+    /// INTERNAL_ERROR was sent.
+    Internal(&'static str),
 }
 
 impl fmt::Display for LocalError {
@@ -113,6 +116,7 @@ impl fmt::Display for LocalError {
             LocalError::IdleTimeout => f.write_str("idle timeout"),
             LocalError::HandshakeTimeout => f.write_str("handshake timeout"),
             LocalError::TransportEof => f.write_str("transport closed"),
+            LocalError::Internal(what) => write!(f, "internal error: {what}"),
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::frame::{flags, Frame, FrameType, GoAway, Header, META_LEN_FIELD, PREF
 use crate::metadata::MetadataValidator;
 use crate::trace::{Direction, FrameDetail};
 
-/// What a frame's stream id refers to (spec.md §5.2).
+/// What a frame's stream id refers to (spec.md §5.6–§5.7).
 enum Known {
     /// A live stream.
     Live(Slot),
@@ -168,13 +168,17 @@ impl<S: Storage> Session<S> {
         }
     }
 
-    /// Classify a non-SYN frame's stream id (spec.md [S-5.6]–[S-5.8]).
+    /// Classify a non-SYN frame's stream id (spec.md [S-5.16]–[S-5.17]).
     fn known(&self, id: u32) -> Known {
         if let Some(slot) = self.storage.find(id) {
+            let s = self.storage.stream(slot);
+            if s.has(bit::LOCAL) && s.has(bit::OPEN_PENDING) {
+                return Known::Idle; // its SYN has not left: the peer cannot know it
+            }
             return Known::Live(slot);
         }
         let ours = StreamId(id).opener() == Some(self.config.role);
-        let highest = if ours { self.highest_local } else { self.highest_remote };
+        let highest = if ours { self.highest_syn_sent } else { self.highest_remote };
         if id > highest {
             Known::Idle
         } else {
@@ -326,7 +330,7 @@ impl<S: Storage> Session<S> {
         self.remote_debug_len = n as u8;
         if g.code != ErrorCode::NO_ERROR {
             // The peer is ending the session: every stream ends reset with
-            // its code (spec.md [S-8.5]).
+            // its code (spec.md [S-8.8]).
             for slot in 0..self.storage.slot_bound() as Slot {
                 if self.storage.stream(slot).is_live() {
                     self.reset_by_peer(slot, g.code);
@@ -409,8 +413,12 @@ impl<S: Storage> Session<S> {
         self.peer_credit_left -= 1;
         self.stats.streams_incoming += 1;
         let Some(slot) = self.storage.insert(id) else {
-            // Credit guarantees a slot; refusing is the safe answer if not.
-            self.credit_owed += 1;
+            // Unreachable while the credit invariant holds (slots promised to
+            // the peer are kept free); end cleanly rather than drop the SYN.
+            self.end(
+                LocalError::Internal("no stream slot for a SYN within credit"),
+                Some((ErrorCode::INTERNAL_ERROR, b"no stream slot")),
+            );
             return Ok(Target::DISCARD);
         };
         self.slots_used += 1;
@@ -455,7 +463,7 @@ impl<S: Storage> Session<S> {
             return Ok(Target::DISCARD);
         }
         if s.has(bit::FIN_RECVD) {
-            // DATA after FIN: reset the stream (spec.md [S-5.9]).
+            // DATA after FIN: reset the stream (spec.md [S-5.20]).
             self.reset_slot(slot, ErrorCode::STREAM_CLOSED);
             self.push_event(slot, ev::RESET);
             return Ok(Target::DISCARD);
@@ -514,7 +522,7 @@ impl<S: Storage> Session<S> {
     }
 
     /// Check `len` data bytes against the windows and charge them
-    /// (spec.md [S-7.2]). Discarded frames still charge, and refund, the
+    /// (spec.md [S-7.2], [S-5.18], [S-5.19]). Discarded frames still charge, and refund, the
     /// session window.
     fn charge(&mut self, target: Target, len: u32) -> bool {
         if len > self.recv_window {

@@ -235,7 +235,9 @@ pub struct Session<S: Storage> {
 
     // Stream ids and credit.
     next_local_id: u32,
-    highest_local: u32,
+    /// Highest id of ours whose SYN has left: frames for ours above it are
+    /// for idle streams (spec.md [S-5.16]).
+    highest_syn_sent: u32,
     highest_remote: u32,
     send_credit: u32,
     peer_credit_left: u32,
@@ -309,7 +311,7 @@ impl<S: Storage> Session<S> {
             ctrl: [0; SETTINGS_MAX_LEN],
             ctrl_have: 0,
             next_local_id: first,
-            highest_local: 0,
+            highest_syn_sent: 0,
             highest_remote: 0,
             send_credit: 0,
             peer_credit_left: local.stream_credit,
@@ -595,7 +597,7 @@ impl<S: Storage> Session<S> {
         self.goaway_debug_len = n as u8;
         self.goaway_code = code;
         // A later GOAWAY may lower the last stream id, never raise it: SYNs
-        // refused after the first one were not processed (spec.md [S-8.3]).
+        // refused after the first one were not processed (spec.md [S-8.5]).
         self.goaway_last = if self.has(sbit::GOAWAY_SENT) {
             self.goaway_last.min(self.highest_remote)
         } else {

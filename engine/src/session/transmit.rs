@@ -42,12 +42,15 @@ impl<S: Storage> Session<S> {
             return self.done(w);
         }
         self.send_control(now, &mut w);
-        if self.has(sbit::GOAWAY_PENDING) {
-            self.send_goaway(&mut w);
-            self.check_drained();
+        // Opening frames first: nothing queued after an open (DATA on other
+        // streams, our GOAWAY) may overtake its SYN (spec.md [S-5.25], [S-8.3]).
+        if self.send_opens(&mut w) {
+            if self.has(sbit::GOAWAY_PENDING) {
+                self.send_goaway(&mut w);
+                self.check_drained();
+            }
+            self.send_data(&mut w);
         }
-        self.send_opens(&mut w);
-        self.send_data(&mut w);
         self.done(w)
     }
 
@@ -246,7 +249,8 @@ impl<S: Storage> Session<S> {
         }
     }
 
-    fn send_opens(&mut self, w: &mut Writer<'_>) {
+    /// Send queued opening frames in order; false if one did not fit.
+    fn send_opens(&mut self, w: &mut Writer<'_>) -> bool {
         while let Some(slot) = self.open_q.peek() {
             if !self.storage.stream(slot).has(bit::OPEN_PENDING) {
                 self.open_q.pop(&mut self.storage);
@@ -254,7 +258,7 @@ impl<S: Storage> Session<S> {
                 continue;
             }
             if self.send_stream_data(w, slot).is_none() {
-                return;
+                return false;
             }
             self.open_q.pop(&mut self.storage);
             let s = self.storage.stream_mut(slot);
@@ -267,6 +271,7 @@ impl<S: Storage> Session<S> {
             }
             self.retire(slot);
         }
+        true
     }
 
     fn send_data(&mut self, w: &mut Writer<'_>) {
@@ -349,6 +354,7 @@ impl<S: Storage> Session<S> {
         let mut fl = 0;
         if opening && s.has(bit::LOCAL) {
             fl |= flags::SYN;
+            self.highest_syn_sent = self.highest_syn_sent.max(s.id);
         }
         if meta > 0 {
             fl |= flags::META;
