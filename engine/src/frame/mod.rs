@@ -3,7 +3,7 @@
 //!
 //! Nothing here keeps state or allocates: [`Header::parse`] and
 //! [`Frame::parse`] take any bytes and return either a value or a
-//! [`ProtocolError`]; the `emit` functions write into a caller buffer and
+//! [`ProtocolError`](crate::ProtocolError); the `emit` functions write into a caller buffer and
 //! report the room they need when it is too small. The session's streaming
 //! decoder uses [`Header`] and the payload parsers directly, so that a DATA
 //! payload is never collected whole.
