@@ -30,5 +30,10 @@ step "demo (doubles as a smoke test)"
 cargo run --release -q -p braid-examples --bin demo > /dev/null
 
 step "tests"
-cargo test -p braid --features std,wakers,log
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test -p braid --features std,wakers,log 2>&1 | tee -a "$log"
+cargo test --workspace 2>&1 | tee -a "$log"
+# One closing line with the totals of every `test result:` line above.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
