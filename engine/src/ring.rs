@@ -70,6 +70,12 @@ impl Ring {
         copied
     }
 
+    /// A ring holding `len` bytes from the start of its storage (after the
+    /// bytes were copied there, e.g. into a larger buffer).
+    pub(crate) const fn linear(len: usize) -> Ring {
+        Ring { head: 0, len: len as u32 }
+    }
+
     /// Keep only the oldest `len` bytes.
     pub(crate) fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len as u32);

@@ -32,6 +32,12 @@ pub(crate) mod sealed {
         fn insert(&mut self, id: u32) -> Option<Slot>;
         /// Free `slot`.
         fn remove(&mut self, slot: Slot);
+        /// Make room in `slot`'s buffers for `rx_len` received and `tx_len`
+        /// unsent bytes in all, up to the store's capacities. Fixed stores
+        /// always have it; growable ones allocate here, never elsewhere.
+        fn reserve(&mut self, _slot: Slot, _rx_len: usize, _tx_len: usize) {}
+        /// Give back the memory of `slot`'s empty buffers (growable stores).
+        fn trim(&mut self, _slot: Slot) {}
         /// The read and write wakers of `slot`.
         #[cfg(feature = "wakers")]
         fn wakers(&mut self, slot: Slot) -> &mut [Option<core::task::Waker>; 2];
@@ -140,8 +146,12 @@ mod vec_storage {
     use alloc::vec::Vec;
 
     /// Growable storage (feature `alloc`): slots are created as streams open,
-    /// up to `max_streams`, and a freed slot keeps its buffers for the next
-    /// stream, so a long-lived session stops allocating once warm.
+    /// up to `max_streams`; each stream's buffers start empty and grow (by
+    /// doubling, from 512 bytes) as data needs them, up to `rx_len` and
+    /// `tx_len`. A buffer is never shrunk behind the application's back, so
+    /// a busy stream stops allocating once warm;
+    /// [`Session::trim_buffers`](crate::Session::trim_buffers) gives the
+    /// memory of empty buffers back, and a freed slot drops its buffers.
     pub struct VecStorage {
         streams: Vec<Stream>,
         buffers: Vec<(Vec<u8>, Vec<u8>)>,
@@ -155,8 +165,9 @@ mod vec_storage {
     }
 
     impl VecStorage {
-        /// Storage for up to `max_streams` streams with `rx_len` receive and
-        /// `tx_len` send bytes each. Nothing is allocated until streams open.
+        /// Storage for up to `max_streams` streams with up to `rx_len`
+        /// receive and `tx_len` send bytes each. Nothing is allocated until
+        /// streams open and carry data.
         #[must_use]
         pub fn new(max_streams: usize, rx_len: usize, tx_len: usize) -> Self {
             VecStorage {
@@ -171,9 +182,33 @@ mod vec_storage {
                 tx_len,
             }
         }
+
+        /// Bytes held by stream buffers right now (the streams' state and
+        /// the id index come on top).
+        #[must_use]
+        pub fn buffer_bytes(&self) -> usize {
+            self.buffers.iter().map(|(rx, tx)| rx.len() + tx.len()).sum()
+        }
     }
 
     impl Storage for VecStorage {}
+
+    /// The smallest buffer a stream gets once it needs one.
+    const MIN_BUFFER: usize = 512;
+
+    /// Grow `buf` (and re-lay `ring` at its start) to hold `needed` bytes,
+    /// doubling from [`MIN_BUFFER`], at most `max`.
+    fn grow(ring: &mut crate::ring::Ring, buf: &mut Vec<u8>, needed: usize, max: usize) {
+        let needed = needed.min(max);
+        if needed <= buf.len() {
+            return;
+        }
+        let size = needed.max(MIN_BUFFER).checked_next_power_of_two().unwrap_or(max).min(max);
+        let mut bigger = vec![0u8; size];
+        let kept = ring.peek(buf, 0, &mut bigger);
+        *buf = bigger;
+        *ring = crate::ring::Ring::linear(kept);
+    }
 
     impl sealed::StorageOps for VecStorage {
         fn capacity(&self) -> usize {
@@ -211,7 +246,7 @@ mod vec_storage {
                 Some(slot) => slot,
                 None if self.streams.len() < self.max_streams => {
                     self.streams.push(Stream::EMPTY);
-                    self.buffers.push((vec![0; self.rx_len], vec![0; self.tx_len]));
+                    self.buffers.push((Vec::new(), Vec::new()));
                     #[cfg(feature = "wakers")]
                     self.wakers.push([None, None]);
                     (self.streams.len() - 1) as Slot
@@ -228,7 +263,26 @@ mod vec_storage {
             let s = &mut self.streams[slot as usize];
             self.index.remove(&s.id);
             *s = Stream::EMPTY;
+            self.buffers[slot as usize] = (Vec::new(), Vec::new());
             self.free.push(slot);
+        }
+        fn reserve(&mut self, slot: Slot, rx_len: usize, tx_len: usize) {
+            let i = slot as usize;
+            let s = &mut self.streams[i];
+            let (rx, tx) = &mut self.buffers[i];
+            grow(&mut s.rx, rx, rx_len, self.rx_len);
+            grow(&mut s.tx, tx, tx_len, self.tx_len);
+        }
+        fn trim(&mut self, slot: Slot) {
+            let i = slot as usize;
+            let s = &self.streams[i];
+            let (rx, tx) = &mut self.buffers[i];
+            if s.rx.is_empty() {
+                *rx = Vec::new();
+            }
+            if s.tx.is_empty() {
+                *tx = Vec::new();
+            }
         }
         #[cfg(feature = "wakers")]
         fn wakers(&mut self, slot: Slot) -> &mut [Option<core::task::Waker>; 2] {

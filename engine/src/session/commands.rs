@@ -74,6 +74,7 @@ impl<S: Storage> Session<S> {
         self.stats.streams_opened += 1;
         let peer_window = self.peer.initial_stream_window;
         let window = self.local.initial_stream_window;
+        self.storage.reserve(slot, 0, metadata.map_or(0, <[u8]>::len));
         let (s, _, tx) = self.storage.parts(slot);
         s.set(bit::LOCAL | bit::OPEN_PENDING);
         s.send_window = peer_window;
@@ -158,6 +159,7 @@ impl<S: Storage> Session<S> {
         }
         self.skip_dead_incoming();
         let slot = self.accept_q.pop(&mut self.storage).ok_or(AcceptError::WouldBlock)?;
+        self.storage.reserve(slot, 0, reply.map_or(0, <[u8]>::len));
         let (s, _, tx) = self.storage.parts(slot);
         s.clear(bit::INCOMING);
         let id = StreamId(s.id);
@@ -272,7 +274,7 @@ impl<S: Storage> Session<S> {
     /// `Event::Writable`.
     pub fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
         let slot = self.find_or(id, WriteError::UnknownStream, WriteError::SessionClosed)?;
-        let (s, _, tx) = self.storage.parts(slot);
+        let s = self.storage.stream_mut(slot);
         if s.has(bit::INCOMING) {
             return Err(WriteError::UnknownStream);
         }
@@ -290,6 +292,9 @@ impl<S: Storage> Session<S> {
         if s.has(bit::FIN_QUEUED) {
             return Err(WriteError::Finished);
         }
+        let unsent = s.tx.len();
+        self.storage.reserve(slot, 0, unsent + data.len());
+        let (s, _, tx) = self.storage.parts(slot);
         let n = s.tx.write(tx, data);
         if n == 0 && !data.is_empty() {
             s.set(bit::WANT_WRITABLE);

@@ -567,6 +567,8 @@ impl<S: Storage> Session<S> {
             }
             return Target::DISCARD;
         }
+        let buffered = self.storage.stream(target.slot).rx.len();
+        self.storage.reserve(target.slot, buffered + bytes.len(), 0);
         let (s, rx, _) = self.storage.parts(target.slot);
         let stored = s.rx.write(rx, bytes);
         if stored < bytes.len() {

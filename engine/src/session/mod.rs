@@ -359,6 +359,13 @@ impl<S: Storage> Session<S> {
         self.state
     }
 
+    /// The storage the streams live in (to read its figures, e.g.
+    /// [`VecStorage::buffer_bytes`](crate::VecStorage::buffer_bytes)).
+    #[must_use]
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
     /// Which side this is.
     #[must_use]
     pub fn role(&self) -> Role {
@@ -461,6 +468,19 @@ impl<S: Storage> Session<S> {
     #[must_use]
     pub fn transmit_needed(&self) -> usize {
         self.transmit_needed as usize
+    }
+
+    /// Give back the memory of empty stream buffers. Growable storage
+    /// ([`VecStorage`](crate::VecStorage)) never shrinks a buffer on its own,
+    /// so that a busy stream does not allocate again and again; an adapter
+    /// calls this now and then (say, every second) so that idle streams cost
+    /// only their state. Fixed storage ignores it.
+    pub fn trim_buffers(&mut self) {
+        for slot in 0..self.storage.slot_bound() as Slot {
+            if self.storage.stream(slot).id != 0 {
+                self.storage.trim(slot);
+            }
+        }
     }
 
     // ----- polls -----------------------------------------------------------

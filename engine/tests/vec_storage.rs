@@ -1,0 +1,80 @@
+//! `VecStorage` (feature `alloc`): buffers grow on demand up to their
+//! limits, carry data correctly across growth, and are given back by
+//! `trim_buffers` once empty.
+#![cfg(feature = "alloc")]
+
+use braid::pair::Pair;
+use braid::{Config, StreamId, VecStorage};
+
+fn pair(streams: usize, buffer: usize) -> Pair<VecStorage, VecStorage, 65536> {
+    let mut config = Config::client();
+    config.stream_window = 64 * 1024;
+    let mut server = Config::server();
+    server.stream_window = 64 * 1024;
+    let mut p = Pair::new(
+        config,
+        VecStorage::new(streams, buffer, buffer),
+        server,
+        VecStorage::new(streams, buffer, buffer),
+    );
+    p.step();
+    p
+}
+
+#[test]
+fn idle_streams_hold_no_buffers_and_busy_ones_grow() {
+    let mut p = pair(64, 128 * 1024);
+    let ids: Vec<StreamId> = (0..20).map(|_| p.client.open().unwrap()).collect();
+    p.step();
+    while p.server.accept().is_ok() {}
+    assert_eq!(p.client.storage().buffer_bytes(), 0, "opening streams allocates no buffers");
+    assert_eq!(p.server.storage().buffer_bytes(), 0);
+
+    // One stream carries 1 MiB, with data checked across buffer growth.
+    let id = ids[3];
+    let total = 1 << 20;
+    let (mut sent, mut got) = (0usize, 0usize);
+    let mut buf = vec![0u8; 7000];
+    while got < total {
+        if sent < total {
+            let chunk: Vec<u8> = (sent..(sent + 5000).min(total)).map(|i| (i % 251) as u8).collect();
+            if let Ok(n) = p.client.write(id, &chunk) {
+                sent += n;
+            }
+        }
+        p.step();
+        while let Ok(n) = p.server.read(id, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            for (k, b) in buf[..n].iter().enumerate() {
+                assert_eq!(*b, ((got + k) % 251) as u8, "byte {}", got + k);
+            }
+            got += n;
+        }
+        p.step();
+    }
+    assert!(p.server.storage().buffer_bytes() > 0);
+    assert!(
+        p.server.storage().buffer_bytes() <= 2 * 128 * 1024,
+        "one stream's buffers stay within their limit"
+    );
+
+    // Drained buffers are given back on request; idle streams cost nothing.
+    p.client.trim_buffers();
+    p.server.trim_buffers();
+    assert_eq!(p.client.storage().buffer_bytes(), 0);
+    assert_eq!(p.server.storage().buffer_bytes(), 0);
+    // And they still work afterwards.
+    p.client.write(id, b"again").unwrap();
+    p.step();
+    assert_eq!(p.server.read(id, &mut buf), Ok(5));
+}
+
+#[test]
+fn a_write_larger_than_the_buffer_limit_takes_what_fits() {
+    let mut p = pair(4, 4096);
+    let id = p.client.open().unwrap();
+    assert_eq!(p.client.write(id, &[1u8; 10_000]), Ok(4096));
+    assert_eq!(p.client.write(id, b"x"), Err(braid::WriteError::WouldBlock));
+}
