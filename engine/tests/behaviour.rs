@@ -36,6 +36,7 @@ fn sent_frames(s: &mut Session<S>, now: Instant) -> Vec<(FrameType, u8, u32, usi
     out
 }
 
+/// Checks [S-2.6].
 #[test]
 fn handshake_measures_rtt_and_reports_peer_settings() {
     let mut p: Pair<S, S, 4096> = Pair::new(Config::client(), S::new(), Config::server(), S::new());
@@ -49,6 +50,7 @@ fn handshake_measures_rtt_and_reports_peer_settings() {
     assert_eq!(p.client.rtt(), Some(Duration::ZERO));
 }
 
+/// Checks [S-11.2], [S-11.4].
 #[test]
 fn ping_reports_round_trip_on_the_virtual_clock() {
     let mut p = pair(Config::client(), Config::server());
@@ -66,6 +68,7 @@ fn ping_reports_round_trip_on_the_virtual_clock() {
     assert!(p.client.ping().is_ok(), "a new ping may go once the last was answered");
 }
 
+/// Checks [S-11.5], [S-11.6].
 #[test]
 fn keepalive_pings_at_half_the_idle_timeout_and_a_silent_peer_ends_the_session() {
     let idle = Some(Duration::from_secs(10));
@@ -101,6 +104,7 @@ fn handshake_timeout_ends_a_session_whose_peer_never_speaks() {
     assert_eq!(s.close_reason().and_then(|r| r.local), Some(LocalError::HandshakeTimeout));
 }
 
+/// Checks [S-5.25].
 #[test]
 fn an_opening_frame_leaves_before_data_queued_after_it_on_other_streams() {
     let mut p = pair(Config::client(), Config::server());
@@ -117,6 +121,7 @@ fn an_opening_frame_leaves_before_data_queued_after_it_on_other_streams() {
     assert!(syn_b < data_a, "SYN of b must precede a's later data: {frames:?}");
 }
 
+/// Checks [S-5.6].
 #[test]
 fn an_open_always_emits_a_frame_even_with_nothing_written() {
     let mut p = pair(Config::client(), Config::server());
@@ -125,6 +130,7 @@ fn an_open_always_emits_a_frame_even_with_nothing_written() {
     assert_eq!(frames, vec![(FrameType::Data, flags::SYN, id.0, 0)]);
 }
 
+/// Checks [S-5.9], [S-5.23].
 #[test]
 fn reset_before_the_syn_left_sends_syn_then_rst() {
     let mut p = pair(Config::client(), Config::server());
@@ -140,6 +146,7 @@ fn reset_before_the_syn_left_sends_syn_then_rst() {
     );
 }
 
+/// Checks [S-8.4], [S-8.7].
 #[test]
 fn go_away_refuses_streams_above_last_id_and_lets_the_rest_finish() {
     let mut p = pair(Config::client(), Config::server());
@@ -175,6 +182,7 @@ fn go_away_refuses_streams_above_last_id_and_lets_the_rest_finish() {
     assert!(p.server.close_reason().unwrap().is_graceful());
 }
 
+/// Checks [S-8.8].
 #[test]
 fn go_away_with_an_error_code_ends_both_sides_at_once() {
     let mut p = pair(Config::client(), Config::server());
@@ -212,6 +220,7 @@ fn data_received_before_eof_stays_readable_after_the_transport_ends() {
     assert_eq!(p.server.read(a, &mut buf), Err(ReadError::SessionClosed));
 }
 
+/// Checks [S-7.6].
 #[test]
 fn stream_windows_grow_when_the_reader_keeps_up_within_two_round_trips() {
     let mut client = Config::client();
@@ -356,6 +365,7 @@ fn a_small_output_buffer_never_gets_half_a_frame_and_learns_the_room_needed() {
     assert_eq!(p.client.transmit_needed(), 9, "a header and at least one byte");
 }
 
+/// Checks [S-5.25].
 #[test]
 fn a_syn_that_does_not_fit_holds_back_data_queued_after_it() {
     let mut p = pair(Config::client(), Config::server());
@@ -373,6 +383,7 @@ fn a_syn_that_does_not_fit_holds_back_data_queued_after_it() {
     assert_eq!(frames[1].2, a.0);
 }
 
+/// Checks [S-8.3].
 #[test]
 fn a_syn_queued_before_go_away_leaves_before_the_goaway() {
     let mut p = pair(Config::client(), Config::server());
@@ -388,6 +399,7 @@ fn a_syn_queued_before_go_away_leaves_before_the_goaway() {
     assert_eq!(p.server.accept(), Ok(id), "the stream was opened before the GOAWAY, so it is served");
 }
 
+/// Checks [S-5.16].
 #[test]
 fn a_frame_for_our_stream_before_its_syn_left_is_for_an_idle_stream() {
     let mut p = pair(Config::client(), Config::server());
@@ -401,6 +413,7 @@ fn a_frame_for_our_stream_before_its_syn_left_is_for_an_idle_stream() {
     );
 }
 
+/// Checks [S-9.1].
 #[test]
 fn reserved_codes_are_refused_by_the_api() {
     let mut p = pair(Config::client(), Config::server());

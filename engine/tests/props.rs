@@ -289,6 +289,7 @@ proptest! {
         run(&ops);
     }
 
+    /// Checks [S-3.3].
     #[test]
     fn chunking_does_not_change_the_outcome(ops in proptest::collection::vec(op(), 0..60)) {
         let whole: Vec<Op> = ops.iter().map(|o| match o { Op::Step { .. } => Op::Step { chunk: usize::MAX }, o => o.clone() }).collect();
@@ -297,6 +298,7 @@ proptest! {
     }
 }
 
+/// Checks [S-7.1], [S-4.13].
 #[test]
 fn bulk_transfer_through_small_windows() {
     let mut p = new_pair();
@@ -411,6 +413,7 @@ fn graceful_go_away_drains_and_closes_both_sides() {
     assert_eq!(p.client.remote_debug(), b"bye");
 }
 
+/// Checks [S-7.7].
 #[test]
 fn slots_promised_to_the_peer_stay_free_for_it() {
     // The client lets the server open 4 streams, so only the server's own

@@ -246,6 +246,7 @@ fn spec_carries_every_vector_once() {
     assert_eq!(names, NAMES, "the vectors in spec.md §13 and this test disagree");
 }
 
+/// Checks [S-3.2], [S-4.9].
 #[test]
 fn every_vector_decodes_and_encodes_back() {
     let all = vectors();

@@ -338,10 +338,11 @@ impl<S: Storage> Session<S> {
             }
             return self.finish_session(CloseReason { local: None, remote: Some(g.code) });
         }
-        // Streams this side opened above `last` were never processed.
+        // Streams this side opened above `last`, or whose SYN has not left,
+        // were never processed (spec.md [S-8.3], [S-8.4]).
         for slot in 0..self.storage.slot_bound() as Slot {
             let s = self.storage.stream(slot);
-            if s.is_live() && s.has(bit::LOCAL) && s.id > last {
+            if s.is_live() && s.has(bit::LOCAL) && (s.id > last || s.has(bit::OPEN_PENDING)) {
                 self.reset_by_peer(slot, ErrorCode::REFUSED);
             }
         }

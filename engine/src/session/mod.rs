@@ -778,7 +778,10 @@ impl<S: Storage> Session<S> {
     /// Stream credit still owed to the peer is granted once it reaches half
     /// of what was announced (at least 1).
     fn credit_due(&self) -> bool {
-        self.credit_owed > 0 && self.credit_owed >= (self.local.stream_credit / 2).max(1)
+        // After a GOAWAY either way the peer opens nothing more.
+        !self.has(sbit::GOAWAY_SENT | sbit::GOAWAY_PENDING | sbit::GOAWAY_RECVD)
+            && self.credit_owed > 0
+            && self.credit_owed >= (self.local.stream_credit / 2).max(1)
     }
 
     /// Whether the session receive window should be topped up now.
