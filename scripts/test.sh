@@ -29,6 +29,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p braid --no-deps --features std,wakers,lo
 step "demo (doubles as a smoke test)"
 cargo run --release -q -p braid-examples --bin demo > /dev/null
 
+step "fuzzing: every target for FUZZ_SECONDS (default 60) each"
+./scripts/fuzz.sh
+
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -72,6 +72,7 @@ impl Ring {
 
     /// A ring holding `len` bytes from the start of its storage (after the
     /// bytes were copied there, e.g. into a larger buffer).
+    #[cfg(feature = "alloc")]
     pub(crate) const fn linear(len: usize) -> Ring {
         Ring { head: 0, len: len as u32 }
     }

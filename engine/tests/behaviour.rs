@@ -428,3 +428,85 @@ fn reserved_codes_are_refused_by_the_api() {
     assert_eq!(p.server.refuse(reserved), Err(braid::AcceptError::ReservedCode));
     assert_eq!(p.server.refuse(ErrorCode::REFUSED), Ok(id));
 }
+
+// Regressions found by fuzzing (fuzz/README.md).
+
+#[test]
+fn resetting_a_stream_while_its_reply_metadata_is_half_received() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    p.step();
+    let mut b = [0u8; 32];
+    let reply = braid::MetadataWriter::new(&mut b, 7).unwrap().header(b"k", b"value").unwrap().finish();
+    p.server.accept_with(reply).unwrap();
+    let mut wire = [0u8; 512];
+    let n = p.server.poll_transmit(p.now, &mut wire);
+    assert_eq!(p.client.handle_input(p.now, &wire[..12]), 12); // header, length, 2 block bytes
+    p.client.reset(id, ErrorCode::CANCEL).unwrap();
+    assert_eq!(p.client.handle_input(p.now, &wire[12..n]), n - 12);
+    let window = p.client.session_recv_window();
+    let frames = sent_frames(&mut p.client, p.now);
+    assert_eq!(frames, vec![(FrameType::Rst, 0, id.0, 4)], "no bogus session WNDINC");
+    assert_eq!(p.client.session_recv_window(), window);
+}
+
+#[test]
+fn a_locally_reset_stream_whose_syn_never_left_is_dropped_by_a_goaway() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.server.open().unwrap();
+    p.server.reset(id, ErrorCode::CANCEL).unwrap();
+    p.client.go_away(ErrorCode::NO_ERROR, b"").unwrap();
+    let mut buf = [0u8; 512];
+    let n = p.client.poll_transmit(p.now, &mut buf);
+    assert_eq!(p.server.handle_input(p.now, &buf[..n]), n);
+    let frames = sent_frames(&mut p.server, p.now);
+    assert!(
+        frames.iter().all(|f| f.0 == FrameType::GoAway),
+        "no SYN or RST after the peer's GOAWAY: {frames:?}"
+    );
+}
+
+#[test]
+fn nothing_but_the_final_goaway_leaves_an_ended_session() {
+    let server = Config { session_window: 256, ..Config::server() };
+    let mut p: Pair<S, S, 4096> = Pair::new(Config::client(), S::new(), server, S::new());
+    p.step();
+    let id = p.client.open().unwrap();
+    assert_eq!(p.client.write(id, &[7; 128]), Ok(128));
+    p.step();
+    let sid = p.server.accept().unwrap();
+    p.server.go_away(ErrorCode::PROTOCOL_ERROR, b"bye").unwrap();
+    let mut buf = [0u8; 256];
+    assert_eq!(p.server.read(sid, &mut buf), Ok(128));
+    let frames = sent_frames(&mut p.server, p.now);
+    assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), vec![FrameType::GoAway]);
+
+    // And after the transport ended, not even that.
+    let server = Config { session_window: 256, ..Config::server() };
+    let mut p: Pair<S, S, 4096> = Pair::new(Config::client(), S::new(), server, S::new());
+    p.step();
+    p.server.go_away(ErrorCode::PROTOCOL_ERROR, b"bye").unwrap();
+    p.server.handle_eof(p.now);
+    assert_eq!(sent_frames(&mut p.server, p.now), vec![]);
+    assert_eq!(p.server.state(), SessionState::Closed);
+}
+
+#[test]
+fn a_full_trace_queue_does_not_pose_as_a_small_buffer() {
+    let now = Instant::ZERO;
+    let mut s = Session::new(Config::server().with_trace(true), S::new(), now);
+    let mut input = braid::frame::PREFACE.to_vec();
+    let mut f = [0u8; 64];
+    let n = Frame::Settings(braid::frame::Settings::DEFAULT).emit(&mut f).unwrap();
+    input.extend_from_slice(&f[..n]);
+    for i in 0..5u8 {
+        let n = Frame::Ping { ack: false, opaque: [i; 8] }.emit(&mut f).unwrap();
+        input.extend_from_slice(&f[..n]);
+    }
+    assert_eq!(s.handle_input(now, &input), input.len());
+    let mut out = [0u8; 128];
+    assert_eq!(s.poll_transmit(now, &mut out), 0);
+    assert_eq!(s.transmit_needed(), 0, "room is not what is missing");
+    while s.poll_trace().is_some() {}
+    assert!(s.poll_transmit(now, &mut out) > 0);
+}

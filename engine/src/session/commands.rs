@@ -339,6 +339,9 @@ impl<S: Storage> Session<S> {
         }
         let slot = self.find_or(id, StreamError::UnknownStream, StreamError::SessionClosed)?;
         let s = self.storage.stream(slot);
+        if s.has(bit::INCOMING) {
+            return Err(StreamError::UnknownStream); // refuse() answers those
+        }
         if s.has(bit::SESSION_ENDED) {
             return Err(StreamError::SessionClosed);
         }
@@ -368,9 +371,12 @@ impl<S: Storage> Session<S> {
     /// its SYN, if that has not left yet).
     pub(super) fn reset_slot(&mut self, slot: Slot, code: ErrorCode) {
         let s = self.storage.stream_mut(slot);
-        let discarded = s.rx.len() - usize::from(s.rx_meta);
+        // While a metadata block is still arriving, `rx_meta` is its whole
+        // length and the ring holds only part of it: no data to refund.
+        let discarded = s.rx.len().saturating_sub(usize::from(s.rx_meta));
         s.rx.clear();
         s.rx_meta = 0;
+        s.clear(bit::META_ARRIVING);
         s.code = code.0;
         s.set(bit::RESET_LOCAL);
         s.clear(bit::WANT_WRITABLE);

@@ -118,6 +118,8 @@ impl<S: Storage> Session<S> {
     /// received stays readable.
     pub fn handle_eof(&mut self, _now: Instant) {
         if self.is_ended() {
+            // The peer is gone: a final GOAWAY still waiting can't reach it.
+            self.flags &= !sbit::GOAWAY_PENDING;
             self.state = SessionState::Closed;
             return;
         }
@@ -273,11 +275,12 @@ impl<S: Storage> Session<S> {
         if s.has(bit::RESET_LOCAL | bit::RESET_REMOTE) {
             return;
         }
-        let discarded = s.rx.len() - usize::from(s.rx_meta);
+        let discarded = s.rx.len().saturating_sub(usize::from(s.rx_meta));
         s.rx.clear();
         s.tx.clear();
         s.rx_meta = 0;
         s.tx_meta = 0;
+        s.clear(bit::META_ARRIVING);
         s.code = code.0;
         s.set(bit::RESET_REMOTE);
         s.clear(bit::WANT_WRITABLE | bit::OPEN_PENDING);
@@ -341,8 +344,20 @@ impl<S: Storage> Session<S> {
         // Streams this side opened above `last`, or whose SYN has not left,
         // were never processed (spec.md [S-8.3], [S-8.4]).
         for slot in 0..self.storage.slot_bound() as Slot {
-            let s = self.storage.stream(slot);
-            if s.is_live() && s.has(bit::LOCAL) && (s.id > last || s.has(bit::OPEN_PENDING)) {
+            let s = self.storage.stream_mut(slot);
+            if !(s.is_live() && s.has(bit::LOCAL) && (s.id > last || s.has(bit::OPEN_PENDING))) {
+                continue;
+            }
+            if s.has(bit::RESET_LOCAL) {
+                // Already reset here, its SYN (and so its RST) not sent yet:
+                // neither goes now.
+                if s.has(bit::OPEN_PENDING) {
+                    s.clear(bit::OPEN_PENDING);
+                    s.tx.clear();
+                    s.tx_meta = 0;
+                    self.retire(slot);
+                }
+            } else {
                 self.reset_by_peer(slot, ErrorCode::REFUSED);
             }
         }

@@ -707,7 +707,8 @@ impl<S: Storage> Session<S> {
             return;
         }
         let ended_session = s.has(bit::SESSION_ENDED) && s.rx.is_empty() && !s.has(bit::INCOMING);
-        if ((s.send_done() && s.recv_done()) || ended_session) && !s.has(bit::RST_PENDING) {
+        let frames_owed = s.has(bit::RST_PENDING) || (s.has(bit::OPEN_PENDING) && !s.has(bit::SESSION_ENDED));
+        if ((s.send_done() && s.recv_done()) || ended_session) && !frames_owed {
             s.set(bit::DEAD);
             if s.has(bit::EOF_READ | bit::RESET_LOCAL) {
                 // The application saw the end itself: data events are stale.

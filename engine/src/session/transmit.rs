@@ -34,7 +34,8 @@ impl<S: Storage> Session<S> {
                 return self.done(w);
             }
         }
-        if self.state == SessionState::Closing {
+        if self.is_ended() {
+            // After the end only the final GOAWAY may go (spec.md §9.2).
             self.send_goaway(&mut w);
             if !self.has(sbit::GOAWAY_PENDING) {
                 self.state = SessionState::Closed;
@@ -64,7 +65,10 @@ impl<S: Storage> Session<S> {
 
     fn send_preface(&mut self, now: Instant, w: &mut Writer<'_>) {
         let settings = Frame::Settings(self.local);
-        if w.room() < PREFACE_LEN + settings.encoded_len() || self.trace.free() < 2 {
+        if self.trace.free() < 2 {
+            return; // drain poll_trace first
+        }
+        if w.room() < PREFACE_LEN + settings.encoded_len() {
             w.blocked = PREFACE_LEN + settings.encoded_len();
             return;
         }
