@@ -149,7 +149,44 @@ fn case_empty_data_for_forgotten_stream_costs_one_token(chunk: usize) -> Harness
 // The tests
 // =============================================================================
 
+/// WNDINC answering no data: up to the budget they are applied, one more
+/// -> ENHANCE_YOUR_CALM (each WNDINC spends a token).
+/// Checks [S-12.1].
+fn case_wndinc_flood(chunk: usize) -> Harness {
+    let mut h = Harness::server(chunk);
+    h.open_accepted(1, b"");
+    let d = h.step(&repeat(&wndinc(1, 1), BURST / 2));
+    let d2 = h.step(&repeat(&wndinc(0, 1), BURST / 2));
+    assert!(d.frames.is_empty() && d2.frames.is_empty(), "{d:?} {d2:?}");
+    assert_eq!(h.s.close_reason(), None);
+    let d = h.step(&wndinc(1, 1));
+    expect_protocol_error(&mut h, &d, P::Flood, C::ENHANCE_YOUR_CALM, 1);
+    h
+}
+
+/// WNDINC that answer data this side sent never run the budget dry: each
+/// DATA frame sent earns two tokens back.
+/// Checks [S-12.1].
+fn case_wndinc_answering_data_is_not_a_flood(chunk: usize) -> Harness {
+    let mut config = Config::server();
+    config.flood_burst = 4;
+    config.flood_rate = 0;
+    let mut h = Harness::connected(config, chunk);
+    h.open_accepted(1, b"");
+    for _ in 0..100 {
+        h.s.write(braid::StreamId(1), &[7; 10]).unwrap();
+        let d = h.drain();
+        assert!(!d.frames.is_empty());
+        let d = h.step(&cat(&[&wndinc(1, 10), &wndinc(0, 10)]));
+        assert!(d.goaways().is_empty(), "{d:?}");
+    }
+    assert_eq!(h.s.close_reason(), None);
+    h
+}
+
 cases! {
+    wndinc_flood => case_wndinc_flood,
+    wndinc_answering_data_is_not_a_flood => case_wndinc_answering_data_is_not_a_flood,
     ping_flood_below_budget => case_ping_flood_below_budget,
     ping_flood_beyond_budget => case_ping_flood_beyond_budget,
     ping_flood_refill => case_ping_flood_refill,

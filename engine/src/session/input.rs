@@ -291,6 +291,12 @@ impl<S: Storage> Session<S> {
     }
 
     fn on_wndinc(&mut self, now: Instant, id: u32, credit: bool, inc: u32) {
+        // Every WNDINC spends a flood token; every DATA frame this side
+        // sends earns two back, so a peer's updates never run dry while
+        // they answer real data (spec.md §12).
+        if !self.unproductive(now) {
+            return;
+        }
         if id == 0 {
             let target = if credit { &mut self.send_credit } else { &mut self.send_window };
             let grown = u64::from(*target) + u64::from(inc);
@@ -305,10 +311,7 @@ impl<S: Storage> Session<S> {
         }
         let slot = match self.known(id) {
             Known::Idle => return self.fail(ProtocolError::IdleStream),
-            Known::Forgotten => {
-                self.unproductive(now);
-                return;
-            }
+            Known::Forgotten => return, // already counted above
             Known::Live(slot) => slot,
         };
         let s = self.storage.stream_mut(slot);

@@ -389,6 +389,8 @@ impl<S: Storage> Session<S> {
             s.clear(bit::WANT_WRITABLE);
         }
         self.send_window -= data as u32;
+        // Each DATA frame sent may draw up to two WNDINC from the peer.
+        self.flood_tokens = self.flood_tokens.saturating_add(2).min(self.config.flood_burst);
         self.stats.frames_sent += 1;
         self.stats.data_sent += data as u64;
         let detail = FrameDetail::Data { meta_len: meta as u16, data_len: data as u32 };
