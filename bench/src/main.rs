@@ -19,6 +19,7 @@
 
 mod counting_alloc;
 mod engine;
+mod robustness;
 
 use std::process::ExitCode;
 
@@ -42,11 +43,18 @@ struct Group {
 }
 
 /// Every group, in the order the usage message lists them.
-const GROUPS: &[Group] = &[Group {
-    name: "engine",
-    about: "in-memory engine throughput vs memcpy, state sizes, steady-state allocations",
-    run: engine::run,
-}];
+const GROUPS: &[Group] = &[
+    Group {
+        name: "engine",
+        about: "in-memory engine throughput vs memcpy, state sizes, steady-state allocations",
+        run: engine::run,
+    },
+    Group {
+        name: "robustness",
+        about: "spec coverage, simulated seeds, hostile peers, fuzz executions",
+        run: robustness::run,
+    },
+];
 
 /// Print one figure on stdout: `name value unit`.
 ///

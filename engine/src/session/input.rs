@@ -262,8 +262,12 @@ impl<S: Storage> Session<S> {
             }
             Known::Live(slot) => slot,
         };
-        if self.storage.stream(slot).has(bit::INCOMING) && !self.unproductive(now) {
-            return; // rapid reset: opened and reset before it was accepted
+        let s = self.storage.stream(slot);
+        // Rapid reset (opened and reset before it was accepted), or an RST
+        // for a stream already reset: unproductive (spec.md §12).
+        let wasted = s.has(bit::INCOMING | bit::RESET_LOCAL | bit::RESET_REMOTE);
+        if wasted && !self.unproductive(now) {
+            return;
         }
         self.reset_by_peer(slot, code);
     }
@@ -391,6 +395,15 @@ impl<S: Storage> Session<S> {
                     Target::DISCARD
                 }
                 Known::Live(slot) => match self.on_frame_for_live(slot, meta) {
+                    Ok(t) if t.slot == NIL => {
+                        // For a stream already reset: in flight when the
+                        // reset crossed, or a flood (spec.md §12).
+                        if !self.unproductive(now) {
+                            return;
+                        }
+                        counted = true;
+                        t
+                    }
                     Ok(t) => t,
                     Err(e) => return self.fail(e),
                 },
