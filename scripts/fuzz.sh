@@ -77,6 +77,7 @@ for t in "${targets[@]}"; do
     fi
 done
 
+mkdir -p target
 printf '%s\n' "${summary[@]}" | tee target/fuzz-execs.txt
 
 if [ "${FUZZ_KEEP:-0}" = 1 ]; then
