@@ -510,3 +510,21 @@ fn a_full_trace_queue_does_not_pose_as_a_small_buffer() {
     while s.poll_trace().is_some() {}
     assert!(s.poll_transmit(now, &mut out) > 0);
 }
+
+/// Found by the simulator (seed 526366): with a small output buffer, DATA
+/// must not starve a pending control frame.
+#[test]
+fn a_control_frame_that_does_not_fit_holds_back_data() {
+    let mut p = pair(Config::client(), Config::server());
+    let id = p.client.open().unwrap();
+    p.step();
+    p.client.write(id, &[3u8; 500]).unwrap();
+    p.client.ping().unwrap();
+    let mut small = [0u8; 12];
+    for _ in 0..50 {
+        assert_eq!(p.client.poll_transmit(p.now, &mut small), 0, "no DATA ahead of the PING");
+        assert_eq!(p.client.transmit_needed(), 16);
+    }
+    let frames = sent_frames(&mut p.client, p.now);
+    assert_eq!(frames[0].0, FrameType::Ping);
+}

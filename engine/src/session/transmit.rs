@@ -42,7 +42,9 @@ impl<S: Storage> Session<S> {
             }
             return self.done(w);
         }
-        self.send_control(now, &mut w);
+        if !self.send_control(now, &mut w) {
+            return self.done(w);
+        }
         // Opening frames first: nothing queued after an open (DATA on other
         // streams, our GOAWAY) may overtake its SYN (spec.md [S-5.25], [S-8.3]).
         if self.send_opens(&mut w) {
@@ -99,24 +101,26 @@ impl<S: Storage> Session<S> {
         }
     }
 
-    fn send_control(&mut self, now: Instant, w: &mut Writer<'_>) {
+    /// Control frames, first of all; false when one did not fit (then
+    /// nothing after it may go: control never waits behind data).
+    fn send_control(&mut self, now: Instant, w: &mut Writer<'_>) -> bool {
         if self.has(sbit::SETTINGS_ACK_PENDING) {
             if !self.emit(w, &Frame::SettingsAck, FrameDetail::SettingsAck) {
-                return;
+                return false;
             }
             self.flags &= !sbit::SETTINGS_ACK_PENDING;
         }
         if self.has(sbit::PONG_PENDING) {
             let f = Frame::Ping { ack: true, opaque: self.pong_payload };
             if !self.emit(w, &f, FrameDetail::Ping(u64::from_be_bytes(self.pong_payload))) {
-                return;
+                return false;
             }
             self.flags &= !sbit::PONG_PENDING;
         }
         if self.has(sbit::PING_PENDING) {
             let f = Frame::Ping { ack: false, opaque: self.ping_seq.to_be_bytes() };
             if !self.emit(w, &f, FrameDetail::Ping(self.ping_seq)) {
-                return;
+                return false;
             }
             self.flags = (self.flags & !sbit::PING_PENDING) | sbit::PING_OUTSTANDING;
             self.ping_sent_at = now;
@@ -126,7 +130,7 @@ impl<S: Storage> Session<S> {
             if inc > 0 {
                 let f = Frame::WndInc { stream: StreamId::SESSION, credit: false, increment: inc };
                 if !self.emit(w, &f, FrameDetail::WndInc(inc)) {
-                    return;
+                    return false;
                 }
                 self.recv_window += inc;
                 self.recv_target = target;
@@ -139,18 +143,19 @@ impl<S: Storage> Session<S> {
             let inc = self.credit_owed;
             let f = Frame::WndInc { stream: StreamId::SESSION, credit: true, increment: inc };
             if !self.emit(w, &f, FrameDetail::WndInc(inc)) {
-                return;
+                return false;
             }
             self.credit_owed = 0;
             self.peer_credit_left += inc;
         }
         while let Some(slot) = self.ctrl_q.peek() {
             if !self.send_stream_control(now, w, slot) {
-                return;
+                return false;
             }
             self.ctrl_q.pop(&mut self.storage);
             self.retire(slot);
         }
+        true
     }
 
     /// The session window increment due now, with auto-tuning growth.
