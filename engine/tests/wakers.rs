@@ -74,3 +74,18 @@ fn both_wakers_fire_on_reset_and_session_end() {
     assert_eq!(reads.0.load(Ordering::SeqCst), 1);
     assert_eq!(p.client.register_read_waker(StreamId(99), &rw), Err(braid::StreamError::UnknownStream));
 }
+
+#[test]
+fn waking_one_direction_keeps_the_other_directions_waker() {
+    let (mut p, id) = connected();
+    let (reads, rw) = counter();
+    let (writes, ww) = counter();
+    p.client.register_read_waker(id, &rw).unwrap();
+    while p.client.write(id, &[0u8; 64]).is_ok() {}
+    p.client.register_write_waker(id, &ww).unwrap();
+    p.step(); // room frees: the writer is woken, the reader's waker stays
+    assert_eq!(writes.0.load(Ordering::SeqCst), 1);
+    p.server.write(id, b"data").unwrap();
+    p.step();
+    assert_eq!(reads.0.load(Ordering::SeqCst), 1, "the reader's waker was dropped");
+}

@@ -646,10 +646,10 @@ impl<S: Storage> Session<S> {
     #[cfg(feature = "wakers")]
     fn wake(&mut self, slot: Slot, read: bool, write: bool) {
         let [r, w] = self.storage.wakers(slot);
-        if let Some(waker) = r.take().filter(|_| read) {
+        if let Some(waker) = r.take_if(|_| read) {
             waker.wake();
         }
-        if let Some(waker) = w.take().filter(|_| write) {
+        if let Some(waker) = w.take_if(|_| write) {
             waker.wake();
         }
     }
