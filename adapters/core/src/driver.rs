@@ -1,0 +1,378 @@
+//! The driver: the future that moves bytes between the engine and the
+//! transport, and time into the engine.
+
+use crate::error::SessionEnd;
+use crate::shared::{Core, Shared};
+use braid::Instant;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// The byte pipe under a session, as a runtime presents it: a tiny
+/// poll-based trait that each runtime adapter implements in a few lines.
+pub trait Transport {
+    /// Read into `buf`; `Ok(0)` is the end of input.
+    ///
+    /// # Errors
+    /// The transport's.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Write from `buf`; returns how much was taken.
+    ///
+    /// # Errors
+    /// The transport's.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+
+    /// Push buffered bytes out.
+    ///
+    /// # Errors
+    /// The transport's.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Shut the write side down (flushing first).
+    ///
+    /// # Errors
+    /// The transport's.
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+/// The runtime's clock and timer.
+pub trait Timer {
+    /// The runtime's clock now (a paused test clock, if the runtime has one).
+    fn now() -> std::time::Instant
+    where
+        Self: Sized;
+
+    /// Ready once the clock reaches `deadline`; otherwise arrange for the
+    /// task to be woken then. Each call may give a different deadline.
+    fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: std::time::Instant) -> Poll<()>;
+}
+
+/// Loop turns in one poll before the driver yields to other tasks.
+const BUDGET: usize = 32;
+
+/// The future that runs a session: reads the transport into the engine,
+/// writes what the engine produces, and keeps its timers. Spawn it on the
+/// runtime (the tokio and smol adapters do); it completes with how the
+/// session ended, once the session is over and its last bytes are written.
+///
+/// # How it works
+///
+/// - **Reading** goes into a reusable buffer without the session lock, then
+///   the bytes are fed to [`braid::Session::handle_input`] under the lock.
+///   Reading never waits behind writing: each turn polls the transport's
+///   read side whatever the write side is doing, so PING answers and window
+///   updates keep flowing while the transport is full (the engine queues
+///   them ahead of data, and windows bound what it buffers).
+/// - **Writing** is double-buffered: whoever changes the engine (this
+///   driver, or a task that read or wrote a stream) gathers frames from
+///   [`braid::Session::poll_transmit`] into the session's transmit buffer;
+///   the driver swaps it for its own empty one and writes it while others
+///   fill the next. Tasks wake the driver only when it is idle.
+/// - **Time**: braid's [`Instant`] is microseconds since the session was
+///   created, read from the runtime's clock ([`Timer::now`]); the driver
+///   sleeps until [`braid::Session::poll_timeout`] and calls
+///   [`braid::Session::handle_timeout`], and gives back the memory of empty
+///   stream buffers ([`braid::Session::trim_buffers`]) a while after activity.
+/// - **The end**: on end of input it calls [`braid::Session::handle_eof`];
+///   on a transport error it ends the session the same way and keeps the
+///   error for [`SessionEnd::transport_error`]. Once the session is closed
+///   and the last bytes are written it flushes and closes the transport.
+///   Dropping the driver early ends the session as a transport end.
+pub struct Driver<T, C> {
+    shared: Arc<Shared>,
+    io: T,
+    timer: C,
+    rbuf: Box<[u8]>,
+    wbuf: Box<[u8]>,
+    wlen: usize,
+    wpos: usize,
+    reading: bool,
+    writing: bool,
+    unflushed: bool,
+    closing: bool,
+    trim_every: braid::Duration,
+    next_trim: Option<Instant>,
+    timer_fired: Option<Instant>,
+    done: Option<SessionEnd>,
+}
+
+impl<T, C> Driver<T, C> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        io: T,
+        timer: C,
+        read_buffer: usize,
+        write_buffer: usize,
+        trim_every: std::time::Duration,
+    ) -> Self {
+        Driver {
+            shared,
+            io,
+            timer,
+            rbuf: vec![0; read_buffer].into_boxed_slice(),
+            wbuf: vec![0; write_buffer].into_boxed_slice(),
+            wlen: 0,
+            wpos: 0,
+            reading: true,
+            writing: true,
+            unflushed: false,
+            closing: false,
+            trim_every: trim_every.into(),
+            next_trim: None,
+            timer_fired: None,
+            done: None,
+        }
+    }
+
+    /// The transport failed: end the session, keeping the error as the reason.
+    fn fail(&mut self, e: io::Error) {
+        self.reading = false;
+        self.writing = false;
+        let now = self.shared.now();
+        let mut core = self.shared.lock();
+        if !core.is_ended() && core.transport_error.is_none() {
+            core.transport_error = Some(Arc::new(e));
+        }
+        core.session.handle_eof(now);
+        core.pump(now, true);
+    }
+}
+
+impl<T: Transport, C: Timer> Driver<T, C> {
+    /// Read once from the transport and feed the engine; whether anything happened.
+    fn read_side(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.io.poll_read(cx, &mut self.rbuf) {
+            Poll::Pending => false,
+            Poll::Ready(Ok(0)) => {
+                self.reading = false;
+                let now = self.shared.now();
+                let mut core = self.shared.lock();
+                core.session.handle_eof(now);
+                core.pump(now, true);
+                true
+            }
+            Poll::Ready(Ok(n)) => {
+                let now = self.shared.now();
+                let mut core = self.shared.lock();
+                feed(&mut core, now, &self.rbuf[..n.min(self.rbuf.len())]);
+                core.activity = true;
+                core.pump(now, true);
+                true
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
+            Poll::Ready(Err(e)) => {
+                self.fail(e);
+                true
+            }
+        }
+    }
+
+    /// Run the engine's timers and the buffer trim when due.
+    fn timers(&mut self) {
+        let mut now = self.shared.now();
+        if let Some(fired) = self.timer_fired.take() {
+            // A timer may fire a hair before the clock reads its deadline.
+            now = now.max(fired);
+        }
+        let mut core = self.shared.lock();
+        if core.session.poll_timeout().is_some_and(|t| t <= now) {
+            core.session.handle_timeout(now);
+            core.pump(now, true);
+        }
+        if std::mem::take(&mut core.activity) && self.next_trim.is_none() {
+            self.next_trim = Some(now + self.trim_every);
+        }
+        if self.next_trim.is_some_and(|t| t <= now) {
+            core.session.trim_buffers();
+            self.next_trim = None;
+        }
+    }
+
+    /// Write what is buffered, refilling from the engine, until the
+    /// transport is full or nothing is left; whether anything happened.
+    fn write_side(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while self.writing {
+            if self.wpos < self.wlen {
+                match self.io.poll_write(cx, &self.wbuf[self.wpos..self.wlen]) {
+                    Poll::Ready(Ok(0)) => {
+                        self.fail(io::ErrorKind::WriteZero.into());
+                        return true;
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.wpos += n.min(self.wlen - self.wpos);
+                        self.unflushed = true;
+                        progress = true;
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Poll::Ready(Err(e)) => {
+                        self.fail(e);
+                        return true;
+                    }
+                    Poll::Pending => return progress,
+                }
+            }
+            let now = self.shared.now();
+            let mut core = self.shared.lock();
+            core.pump(now, true);
+            if core.out.len == 0 {
+                core.driver_write_idle = true;
+                break;
+            }
+            std::mem::swap(&mut self.wbuf, &mut core.out.buf);
+            self.wlen = std::mem::take(&mut core.out.len);
+            self.wpos = 0;
+            core.driver_write_idle = false;
+            progress = true;
+        }
+        if self.unflushed && self.writing {
+            match self.io.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => {
+                    self.fail(e);
+                    return true;
+                }
+                Poll::Pending => {}
+            }
+        }
+        progress
+    }
+
+    /// Arm the timer for the next deadline; whether it has already passed.
+    fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = {
+            let mut core = self.shared.lock();
+            let engine = core.session.poll_timeout();
+            let deadline = match (engine, self.next_trim) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            core.driver_deadline = deadline;
+            deadline
+        };
+        let Some(deadline) = deadline else {
+            return false;
+        };
+        match self.timer.poll_sleep_until(cx, self.shared.to_std(deadline)) {
+            Poll::Ready(()) => {
+                self.timer_fired = Some(deadline);
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    /// Once the session is over and everything is written: flush and close
+    /// the transport and record the end. `Some` when done.
+    fn try_finish(&mut self, cx: &mut Context<'_>) -> Option<SessionEnd> {
+        if !self.closing {
+            let over = {
+                let core = self.shared.lock();
+                core.session.state() == braid::SessionState::Closed && core.out.len == 0
+            };
+            if !(over && self.wpos == self.wlen) && self.writing {
+                return None;
+            }
+            self.closing = true;
+        }
+        if self.writing {
+            if self.unflushed {
+                match self.io.poll_flush(cx) {
+                    Poll::Pending => return None,
+                    Poll::Ready(_) => self.unflushed = false,
+                }
+            }
+            if self.io.poll_close(cx).is_pending() {
+                return None;
+            }
+            self.writing = false;
+        }
+        let mut core = self.shared.lock();
+        let end = core.end_now();
+        core.finish(end.clone());
+        self.done = Some(end.clone());
+        Some(end)
+    }
+}
+
+/// Feed transport bytes to the engine; it stops early only when its trace
+/// queue is full, so drain that and go on.
+fn feed(core: &mut Core, now: Instant, mut data: &[u8]) {
+    while !data.is_empty() {
+        let n = core.session.handle_input(now, data);
+        data = &data[n..];
+        if n == 0 && !core.drain_trace(now) {
+            break;
+        }
+    }
+}
+
+impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
+    type Output = SessionEnd;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SessionEnd> {
+        let this = self.get_mut();
+        if let Some(end) = &this.done {
+            return Poll::Ready(end.clone());
+        }
+        this.shared.lock().set_driver(cx.waker());
+        for _ in 0..BUDGET {
+            let mut progress = false;
+            if !this.closing {
+                if this.reading {
+                    progress |= this.read_side(cx);
+                }
+                this.timers();
+                progress |= this.write_side(cx);
+            }
+            if let Some(end) = this.try_finish(cx) {
+                return Poll::Ready(end);
+            }
+            if this.closing {
+                return Poll::Pending;
+            }
+            if !progress && !this.arm_timer(cx) {
+                return Poll::Pending;
+            }
+        }
+        // Plenty done: let other tasks run, and come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl<T, C> Drop for Driver<T, C> {
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            return;
+        }
+        let now = self.shared.now();
+        let mut core = self.shared.lock();
+        if core.end.is_some() {
+            return;
+        }
+        if !core.is_ended() && core.transport_error.is_none() {
+            let e = io::Error::other("the session's driver was dropped before the session ended");
+            core.transport_error = Some(Arc::new(e));
+        }
+        core.session.handle_eof(now);
+        core.pump(now, true);
+        let end = core.end_now();
+        core.finish(end);
+    }
+}
+
+impl<T, C> std::fmt::Debug for Driver<T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("reading", &self.reading)
+            .field("writing", &self.writing)
+            .field("buffered", &(self.wlen - self.wpos))
+            .field("done", &self.done.is_some())
+            .finish()
+    }
+}
