@@ -66,11 +66,13 @@ const BUDGET: usize = 32;
 ///   read side whatever the write side is doing, so PING answers and window
 ///   updates keep flowing while the transport is full (the engine queues
 ///   them ahead of data, and windows bound what it buffers).
-/// - **Writing** is double-buffered: whoever changes the engine (this
-///   driver, or a task that read or wrote a stream) gathers frames from
-///   [`braid::Session::poll_transmit`] into the session's transmit buffer;
-///   the driver swaps it for its own empty one and writes it while others
-///   fill the next. Tasks wake the driver only when it is idle.
+/// - **Writing** is double-buffered: frames from
+///   [`braid::Session::poll_transmit`] are gathered into the session's
+///   transmit buffer, which the driver swaps for its own empty one and
+///   writes. While the driver is idle, a task that read or wrote a stream
+///   gathers the frames itself and wakes it; while it is busy writing, data
+///   waits in the streams' buffers and the driver gathers it, in large
+///   frames, when it comes back for more. Tasks never wake a busy driver.
 /// - **Time**: braid's [`Instant`] is microseconds since the session was
 ///   created, read from the runtime's clock ([`Timer::now`]); the driver
 ///   sleeps until [`braid::Session::poll_timeout`] and calls

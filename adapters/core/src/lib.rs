@@ -59,3 +59,6 @@ pub use session::{Accept, Closed, Open, Ping, Reply, Session};
 pub use stream::{ReadHalf, Stream, StreamMetadata, WriteHalf};
 
 pub use braid::{CloseReason, ErrorCode, LocalError, Role, SessionState, Stats, StreamId, StreamInfo};
+
+#[cfg(test)]
+mod tests;

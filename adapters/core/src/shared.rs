@@ -116,9 +116,8 @@ pub(crate) enum Tracked {
     /// here so the handle can still report it after the engine forgot the
     /// stream (the engine frees a stream whose FIN arrived, with nothing
     /// left to read, when the session ends: the end of the stream must not
-    /// turn into an error); `wakers` are the tasks waiting to read and to
-    /// write (see [`Core::register_stream_waker`]).
-    Handle { reset: Option<(ErrorCode, bool)>, fin: bool, wakers: [Option<Waker>; 2] },
+    /// turn into an error).
+    Handle { reset: Option<(ErrorCode, bool)>, fin: bool },
     /// The handle was dropped after finishing its write side: the stream
     /// lingers, discarding what arrives, until the peer's FIN or reset.
     Lingering { discarded: u64 },
@@ -127,14 +126,9 @@ pub(crate) enum Tracked {
 impl Tracked {
     /// A fresh entry for a stream handle.
     pub(crate) fn handle() -> Self {
-        Tracked::Handle { reset: None, fin: false, wakers: [None, None] }
+        Tracked::Handle { reset: None, fin: false }
     }
 }
-
-/// Waker slot of the reading task.
-pub(crate) const READER: usize = 0;
-/// Waker slot of the writing task.
-pub(crate) const WRITER: usize = 1;
 
 /// Bytes gathered for the transport, handed to the driver whole.
 pub(crate) struct OutBuf {
@@ -225,43 +219,6 @@ impl Core {
         self.wakes = wakes;
     }
 
-    /// Register the task waiting to read (`READER`) or write (`WRITER`)
-    /// stream `id`: with the engine, and in the adapter's own slot, which
-    /// the stream's events wake.
-    ///
-    /// The adapter's slot works around an engine bug: its internal `wake`
-    /// takes both waker slots of a stream and drops the one whose direction
-    /// is not being woken (`r.take().filter(|_| read)`), so a `Writable`
-    /// event loses the waiting reader's waker and a `Readable` event the
-    /// waiting writer's. Waking from the drained events (which the engine
-    /// raises for every transition that wakes) makes wake-ups reliable.
-    pub(crate) fn register_stream_waker(&mut self, id: StreamId, dir: usize, waker: &Waker) {
-        let _ = if dir == READER {
-            self.session.register_read_waker(id, waker)
-        } else {
-            self.session.register_write_waker(id, waker)
-        };
-        if let Some(Tracked::Handle { wakers, .. }) = self.tracked.get_mut(&id) {
-            match &wakers[dir] {
-                Some(w) if w.will_wake(waker) => {}
-                _ => wakers[dir] = Some(waker.clone()),
-            }
-        }
-    }
-
-    /// Queue the tasks waiting on stream `id` (reader and/or writer).
-    fn wake_stream(&mut self, id: StreamId, read: bool, write: bool) {
-        if let Some(Tracked::Handle { wakers, .. }) = self.tracked.get_mut(&id) {
-            let [r, w] = wakers;
-            if read {
-                self.wakes.extend(r.take());
-            }
-            if write {
-                self.wakes.extend(w.take());
-            }
-        }
-    }
-
     /// Whether the session has ended (or is sending its last GOAWAY).
     pub(crate) fn is_ended(&self) -> bool {
         matches!(self.session.state(), SessionState::Closing | SessionState::Closed)
@@ -271,9 +228,27 @@ impl Core {
     /// handle events, print the trace; repeat while event handling issued
     /// commands. Called from an application task (`by_driver` false), it
     /// then wakes the driver if the driver has work it does not know of.
+    ///
+    /// An application task gathers frames only while the driver is idle;
+    /// while the driver is busy writing, small writes stay in the streams'
+    /// buffers and the driver frames them, in larger frames, when it comes
+    /// back for more (see [`pump_bulk`](Self::pump_bulk) for large writes).
     pub(crate) fn pump(&mut self, now: Instant, by_driver: bool) {
+        self.pump_inner(now, by_driver, by_driver || self.driver_write_idle);
+    }
+
+    /// [`pump`](Self::pump) after a large write: the task gathers frames
+    /// even while the driver is busy, so that framing (a copy) overlaps the
+    /// driver's transport writes.
+    pub(crate) fn pump_bulk(&mut self, now: Instant) {
+        self.pump_inner(now, false, true);
+    }
+
+    fn pump_inner(&mut self, now: Instant, by_driver: bool, gather: bool) {
         loop {
-            self.transmit(now);
+            if gather {
+                self.transmit(now);
+            }
             let acted = self.drain_events();
             self.drain_trace(now);
             if !acted {
@@ -357,18 +332,12 @@ impl Core {
                         self.discard(id);
                         acted = true;
                     }
-                    Some(Tracked::Handle { fin, .. }) => {
-                        *fin |= matches!(event, Event::Finished(_));
-                        self.wake_stream(id, true, false);
-                    }
+                    Some(Tracked::Handle { fin, .. }) => *fin |= matches!(event, Event::Finished(_)),
                     None => {}
                 },
-                Event::Writable(id) => self.wake_stream(id, false, true),
+                Event::Writable(_) => {}
                 Event::Reset { id, code, remote } => match self.tracked.get_mut(&id) {
-                    Some(Tracked::Handle { reset, .. }) => {
-                        *reset = Some((code, remote));
-                        self.wake_stream(id, true, true);
-                    }
+                    Some(Tracked::Handle { reset, .. }) => *reset = Some((code, remote)),
                     Some(Tracked::Lingering { .. }) => {
                         self.tracked.remove(&id);
                     }
@@ -380,11 +349,6 @@ impl Core {
                     self.wake_all(|c| &mut c.ping_waiters);
                 }
                 Event::Closed(_) => {
-                    for t in self.tracked.values_mut() {
-                        if let Tracked::Handle { wakers, .. } = t {
-                            self.wakes.extend(wakers.iter_mut().filter_map(Option::take));
-                        }
-                    }
                     self.wake_all(|c| &mut c.open_waiters);
                     self.wake_all(|c| &mut c.accept_waiters);
                     self.wake_all(|c| &mut c.ping_waiters);

@@ -2,7 +2,7 @@
 //! metadata, and what dropping a stream does.
 
 use crate::error::Error;
-use crate::shared::{Core, Shared, Tracked, READER, WRITER};
+use crate::shared::{Core, Shared, Tracked};
 use braid::{ErrorCode, Metadata, MetadataWriter, ReadError, StreamError, StreamId, StreamInfo, WriteError};
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -78,6 +78,10 @@ pub(crate) fn encode<N: AsRef<[u8]>, V: AsRef<[u8]>>(
     buf.truncate(len);
     Ok(buf)
 }
+
+/// A write at least this large is framed by the writing task at once (see
+/// `Core::pump_bulk`); smaller ones are left for the driver to gather.
+const BULK_WRITE: usize = 16 * 1024;
 
 /// Handle state bits; changed only while the session is locked.
 mod flag {
@@ -230,7 +234,7 @@ impl StreamInner {
                 return Poll::Ready(Ok(n));
             }
             Err(ReadError::WouldBlock) => {
-                core.register_stream_waker(self.id, READER, cx.waker());
+                let _ = core.session.register_read_waker(self.id, cx.waker());
                 return Poll::Pending;
             }
             Err(ReadError::Reset(code)) => {
@@ -263,11 +267,15 @@ impl StreamInner {
         let err = match core.session.write(self.id, buf) {
             Ok(n) => {
                 let now = self.shared.now();
-                core.pump(now, false);
+                if n >= BULK_WRITE {
+                    core.pump_bulk(now);
+                } else {
+                    core.pump(now, false);
+                }
                 return Poll::Ready(Ok(n));
             }
             Err(WriteError::WouldBlock) => {
-                core.register_stream_waker(self.id, WRITER, cx.waker());
+                let _ = core.session.register_write_waker(self.id, cx.waker());
                 return Poll::Pending;
             }
             Err(WriteError::Finished) => Error::Finished,

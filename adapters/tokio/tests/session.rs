@@ -259,3 +259,70 @@ async fn reading_never_waits_behind_writing() {
     common::check_pattern(1, 0, &got_t);
     assert_eq!(pinger.await.unwrap(), 20, "pings answered while the pipe was full");
 }
+
+/// A pipe whose reads fail with an error once `fail` is set.
+struct Failing {
+    inner: tokio::io::DuplexStream,
+    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    waker: std::sync::Arc<std::sync::Mutex<Option<std::task::Waker>>>,
+}
+
+impl tokio::io::AsyncRead for Failing {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::task::Poll::Ready(Err(std::io::Error::new(ErrorKind::ConnectionReset, "cable cut")));
+        }
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Failing {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_transport_error_ends_the_session_with_that_error() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waker = std::sync::Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+    let io = Failing { inner: a, fail: fail.clone(), waker: waker.clone() };
+    let client = braid_tokio::Session::client(io, Config::default());
+    let _server = braid_tokio::Session::server(b, Config::default());
+    let mut s = client.open().await.unwrap();
+    s.write_all(b"x").await.unwrap();
+    client.ping().await.unwrap();
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(w) = waker.lock().unwrap().take() {
+        w.wake();
+    }
+    let end = client.closed().await;
+    assert_eq!(end.local(), Some(LocalError::TransportEof));
+    let e = end.transport_error.as_ref().expect("the transport's error");
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+    assert!(!end.is_graceful());
+    assert!(end.to_string().contains("cable cut"), "{end}");
+    assert_eq!(s.write(b"y").await.unwrap_err().kind(), ErrorKind::BrokenPipe);
+}

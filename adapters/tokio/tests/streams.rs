@@ -212,3 +212,31 @@ async fn frame_trace_reaches_the_callback() {
     assert!(frames.load(Ordering::Relaxed) >= 10, "{} frames traced", frames.load(Ordering::Relaxed));
     echo.abort();
 }
+
+#[tokio::test]
+async fn open_waits_for_stream_credit() {
+    let server_config = Config::default().max_inbound_streams(Some(2));
+    let (client, server) = duplex_pair(Config::default(), server_config);
+    let mut a = client.open().await.unwrap();
+    let b = client.open().await.unwrap();
+    a.write_all(b"a").await.unwrap();
+    let mut sa = server.accept().await.unwrap();
+    let _sb = server.accept().await.unwrap();
+    // No credit left: the third open waits.
+    let third = tokio::spawn({
+        let client = client.clone();
+        async move { client.open().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(!third.is_finished(), "opened beyond the peer's credit");
+    // Stream a ends both ways: its slot and credit come back.
+    a.shutdown().await.unwrap();
+    let mut v = Vec::new();
+    sa.read_to_end(&mut v).await.unwrap();
+    sa.shutdown().await.unwrap();
+    assert_eq!(a.read(&mut [0u8; 1]).await.unwrap(), 0);
+    drop((a, sa));
+    let c = tokio::time::timeout(std::time::Duration::from_secs(5), third).await.unwrap().unwrap().unwrap();
+    assert_eq!(c.id().0, 5);
+    drop(b);
+}

@@ -706,7 +706,11 @@ impl<S: Storage> Session<S> {
         if s.id == 0 {
             return;
         }
-        let ended_session = s.has(bit::SESSION_ENDED) && s.rx.is_empty() && !s.has(bit::INCOMING);
+        // After the session's end a stream stays until what it received is
+        // read, its end of stream included.
+        let unread_fin = s.has(bit::FIN_RECVD) && !s.has(bit::EOF_READ);
+        let ended_session =
+            s.has(bit::SESSION_ENDED) && s.rx.is_empty() && !s.has(bit::INCOMING) && !unread_fin;
         let frames_owed = s.has(bit::RST_PENDING) || (s.has(bit::OPEN_PENDING) && !s.has(bit::SESSION_ENDED));
         if ((s.send_done() && s.recv_done()) || ended_session) && !frames_owed {
             s.set(bit::DEAD);
