@@ -13,7 +13,7 @@ mod parse;
 pub mod settings;
 
 pub use header::{FrameType, Header, HEADER_LEN};
-pub use parse::{emit_control, Frame, GoAway, ParseError};
+pub use parse::{Frame, GoAway, ParseError};
 pub use settings::{Setting, Settings};
 
 /// The preface every session starts with, in both directions: `BRAID\r\n`

@@ -214,15 +214,6 @@ impl<'a> Frame<'a> {
     }
 }
 
-/// Encode a control frame (anything but DATA) into `out`; a shorthand for
-/// [`Frame::emit`] used by the session's transmit path.
-///
-/// # Errors
-/// `Err(needed)` when `out` is too small.
-pub fn emit_control(frame: &Frame<'_>, out: &mut [u8]) -> Result<usize, usize> {
-    frame.emit(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,7 +73,7 @@ impl<S: Storage> Session<S> {
                     if self.head_have as usize == META_LEN_FIELD {
                         self.head_have = 0;
                         let meta_len = u16::from_be_bytes([self.head[0], self.head[1]]);
-                        self.on_meta_len(now, target, left - META_LEN_FIELD as u32, meta_len, fin);
+                        self.on_meta_len(target, left - META_LEN_FIELD as u32, meta_len, fin);
                     }
                     used
                 }
@@ -503,8 +503,7 @@ impl<S: Storage> Session<S> {
         Ok(Target { slot, id: s.id })
     }
 
-    fn on_meta_len(&mut self, now: Instant, target: Target, left: u32, meta_len: u16, fin: bool) {
-        let _ = now;
+    fn on_meta_len(&mut self, target: Target, left: u32, meta_len: u16, fin: bool) {
         if u32::from(meta_len) > self.local.max_open_metadata {
             return self.fail(ProtocolError::MetadataTooLarge);
         }

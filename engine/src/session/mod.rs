@@ -810,7 +810,7 @@ impl<S: Storage> Session<S> {
 
     /// The largest window the storage lets a stream grow to.
     fn stream_window_ceiling(&self) -> u32 {
-        stream_window_limit(&self.config, &self.storage, self.local.max_open_metadata)
+        stream_window_limit(&self.storage, self.local.max_open_metadata)
             .max(self.local.initial_stream_window)
             .min(self.config.stream_window_max.max(self.local.initial_stream_window))
     }
@@ -818,7 +818,7 @@ impl<S: Storage> Session<S> {
 
 /// The largest stream window `storage` can back with `meta` bytes of
 /// metadata allowance.
-fn stream_window_limit<S: Storage>(_config: &Config, storage: &S, meta: u32) -> u32 {
+fn stream_window_limit<S: Storage>(storage: &S, meta: u32) -> u32 {
     let rx = u32::try_from(storage.rx_capacity()).unwrap_or(u32::MAX);
     rx.saturating_sub(meta).min(MAX_WINDOW)
 }
@@ -827,7 +827,7 @@ fn stream_window_limit<S: Storage>(_config: &Config, storage: &S, meta: u32) -> 
 fn announced_settings<S: Storage>(config: &Config, storage: &S) -> Settings {
     let rx = u32::try_from(storage.rx_capacity()).unwrap_or(u32::MAX);
     let max_open_metadata = u32::from(config.max_open_metadata).min(rx / 2);
-    let window = config.stream_window.min(stream_window_limit(config, storage, max_open_metadata));
+    let window = config.stream_window.min(stream_window_limit(storage, max_open_metadata));
     let capacity = u32::try_from(storage.capacity()).unwrap_or(u32::MAX);
     let credit = config.max_inbound_streams.unwrap_or(capacity.div_ceil(2)).min(capacity);
     let idle = config.idle_timeout.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1));
