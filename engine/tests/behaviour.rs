@@ -528,3 +528,33 @@ fn a_control_frame_that_does_not_fit_holds_back_data() {
     let frames = sent_frames(&mut p.client, p.now);
     assert_eq!(frames[0].0, FrameType::Ping);
 }
+
+/// The peer's NO_ERROR GOAWAY followed by the end of the transport is a
+/// graceful end; the end of the transport without a GOAWAY, or after an
+/// error GOAWAY, is not.
+#[test]
+fn end_of_transport_after_a_graceful_go_away_is_graceful() {
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.step();
+    assert_eq!(p.server.accept(), Ok(a));
+    p.server.go_away(ErrorCode::NO_ERROR, b"").unwrap();
+    p.step();
+    p.client.handle_eof(p.now);
+    let reason = p.client.close_reason().unwrap();
+    assert_eq!(reason.local, Some(LocalError::TransportEof));
+    assert_eq!(reason.remote, Some(ErrorCode::NO_ERROR));
+    assert!(reason.is_graceful(), "{reason}");
+
+    let mut p = pair(Config::client(), Config::server());
+    p.client.handle_eof(p.now);
+    assert!(!p.client.close_reason().unwrap().is_graceful());
+
+    let mut p = pair(Config::client(), Config::server());
+    let _ = p.client.open().unwrap();
+    p.step();
+    p.server.go_away(ErrorCode::INTERNAL_ERROR, b"").unwrap();
+    p.step();
+    p.client.handle_eof(p.now);
+    assert!(!p.client.close_reason().unwrap().is_graceful());
+}

@@ -57,6 +57,7 @@ pub struct Config {
     read_buffer: usize,
     write_buffer: usize,
     trim_interval: Duration,
+    close_timeout: Duration,
     trace: Trace,
     label: Option<String>,
 }
@@ -71,7 +72,8 @@ impl Default for Config {
     /// Tuned for hosts: 256 KiB stream windows growing to 8 MiB, a 1 MiB
     /// session window growing to 64 MiB, 64 KiB frames, up to 4096 streams,
     /// 256 KiB of send buffer per stream, 256 KiB transport buffers, no idle
-    /// timeout, empty buffers given back a second after activity, no trace.
+    /// timeout, empty buffers given back a second after activity, five
+    /// seconds to write the last frames once the session is over, no trace.
     /// Stream buffers grow only as data needs them.
     fn default() -> Self {
         let mut engine = braid::Config::client();
@@ -85,6 +87,7 @@ impl Default for Config {
             read_buffer: 256 * 1024,
             write_buffer: 256 * 1024,
             trim_interval: Duration::from_secs(1),
+            close_timeout: Duration::from_secs(5),
             trace: Trace::Off,
             label: None,
         }
@@ -199,6 +202,18 @@ impl Config {
         self
     }
 
+    /// How long the driver keeps writing the session's last frames (its
+    /// final GOAWAY, data the peer was owed) once the session is over; five
+    /// seconds by default. A peer that stopped reading cannot hold the
+    /// driver, and [`Session::closed`](crate::Session::closed), any longer:
+    /// past this the transport is dropped and the end carries a
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut) transport error.
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
     /// Largest frame payload this side accepts, in bytes (the peer's frames
     /// to us are cut to it).
     #[must_use]
@@ -270,6 +285,10 @@ impl Config {
 
     pub(crate) fn trim_every(&self) -> Duration {
         self.trim_interval
+    }
+
+    pub(crate) fn close_within(&self) -> Duration {
+        self.close_timeout
     }
 
     pub(crate) fn label_for(&self, role: braid::Role) -> String {

@@ -81,7 +81,10 @@ const BUDGET: usize = 32;
 /// - **The end**: on end of input it calls [`braid::Session::handle_eof`];
 ///   on a transport error it ends the session the same way and keeps the
 ///   error for [`SessionEnd::transport_error`]. Once the session is closed
-///   and the last bytes are written it flushes and closes the transport.
+///   and the last bytes are written it flushes and closes the transport; if
+///   the transport does not take them within the close timeout
+///   ([`Config::close_timeout`](crate::Config::close_timeout)) it gives up
+///   with a `TimedOut` transport error.
 ///   Dropping the driver early ends the session as a transport end.
 pub struct Driver<T, C> {
     shared: Arc<Shared>,
@@ -97,6 +100,9 @@ pub struct Driver<T, C> {
     closing: bool,
     trim_every: braid::Duration,
     next_trim: Option<Instant>,
+    close_within: braid::Duration,
+    /// Once the session is over: when writing its last frames gives up.
+    give_up_at: Option<Instant>,
     timer_fired: Option<Instant>,
     done: Option<SessionEnd>,
 }
@@ -106,9 +112,9 @@ impl<T, C> Driver<T, C> {
         shared: Arc<Shared>,
         io: T,
         timer: C,
-        read_buffer: usize,
-        write_buffer: usize,
+        (read_buffer, write_buffer): (usize, usize),
         trim_every: std::time::Duration,
+        close_within: std::time::Duration,
     ) -> Self {
         Driver {
             shared,
@@ -124,6 +130,8 @@ impl<T, C> Driver<T, C> {
             closing: false,
             trim_every: trim_every.into(),
             next_trim: None,
+            close_within: close_within.into(),
+            give_up_at: None,
             timer_fired: None,
             done: None,
         }
@@ -248,11 +256,7 @@ impl<T: Transport, C: Timer> Driver<T, C> {
     fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let deadline = {
             let mut core = self.shared.lock();
-            let engine = core.session.poll_timeout();
-            let deadline = match (engine, self.next_trim) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [core.session.poll_timeout(), self.next_trim, self.give_up_at].into_iter().flatten().min();
             core.driver_deadline = deadline;
             deadline
         };
@@ -272,14 +276,29 @@ impl<T: Transport, C: Timer> Driver<T, C> {
     /// the transport and record the end. `Some` when done.
     fn try_finish(&mut self, cx: &mut Context<'_>) -> Option<SessionEnd> {
         if !self.closing {
-            let over = {
+            let (ended, closed, drained) = {
                 let core = self.shared.lock();
-                core.session.state() == braid::SessionState::Closed && core.out.len == 0
+                (core.is_ended(), core.session.state() == braid::SessionState::Closed, core.out.len == 0)
             };
-            if !(over && self.wpos == self.wlen) && self.writing {
+            if ended && self.give_up_at.is_none() {
+                self.give_up_at = Some(self.shared.now() + self.close_within);
+            }
+            if !(closed && drained && self.wpos == self.wlen) && self.writing && !self.given_up() {
                 return None;
             }
             self.closing = true;
+        }
+        if self.writing && self.given_up() {
+            // The peer does not take the last frames: stop waiting for it.
+            self.writing = false;
+            let mut core = self.shared.lock();
+            if core.transport_error.is_none() {
+                let e = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the transport did not take the session's last frames within the close timeout",
+                );
+                core.transport_error = Some(Arc::new(e));
+            }
         }
         if self.writing {
             if self.unflushed {
@@ -298,6 +317,13 @@ impl<T: Transport, C: Timer> Driver<T, C> {
         core.finish(end.clone());
         self.done = Some(end.clone());
         Some(end)
+    }
+}
+
+impl<T, C> Driver<T, C> {
+    /// Whether the close timeout has passed.
+    fn given_up(&self) -> bool {
+        self.give_up_at.is_some_and(|t| self.shared.now() >= t)
     }
 }
 
@@ -335,6 +361,10 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
                 return Poll::Ready(end);
             }
             if this.closing {
+                // Flushing or closing the transport: wake up to give up.
+                if this.arm_timer(cx) {
+                    continue;
+                }
                 return Poll::Pending;
             }
             if !progress && !this.arm_timer(cx) {

@@ -189,18 +189,11 @@ impl SessionEnd {
         self.reason.remote
     }
 
-    /// Whether the session ended without an error on either side. A clean
-    /// end of the transport after the peer's NO_ERROR GOAWAY counts as
-    /// graceful: the peer finished its drain and closed first (the engine
-    /// reports it as [`LocalError::TransportEof`]).
+    /// Whether the session ended without an error on either side (see
+    /// [`CloseReason::is_graceful`]) and without a transport error.
     #[must_use]
     pub fn is_graceful(&self) -> bool {
-        if self.transport_error.is_some() {
-            return false;
-        }
-        self.reason.is_graceful()
-            || (self.reason.local == Some(LocalError::TransportEof)
-                && self.reason.remote == Some(ErrorCode::NO_ERROR))
+        self.transport_error.is_none() && self.reason.is_graceful()
     }
 }
 

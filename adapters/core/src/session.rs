@@ -74,7 +74,14 @@ impl Session {
         let (read_buffer, write_buffer) = config.buffers();
         let core = Core::new(engine, write_buffer, config.trace_mode().clone(), config.label_for(role));
         let shared = Arc::new(Shared::new(core, C::now, epoch));
-        let driver = Driver::new(shared.clone(), io, timer, read_buffer, write_buffer, config.trim_every());
+        let driver = Driver::new(
+            shared.clone(),
+            io,
+            timer,
+            (read_buffer, write_buffer),
+            config.trim_every(),
+            config.close_within(),
+        );
         (Session { handle: Arc::new(Handle { shared }) }, driver)
     }
 

@@ -32,9 +32,9 @@ fn a_fin_not_yet_read_survives_the_end_of_the_session() {
 }
 
 /// A peer that drained gracefully (GOAWAY NO_ERROR) and then closed the
-/// transport ends this side's session with `LocalError::TransportEof`, so
-/// `CloseReason::is_graceful` is false although nothing went wrong.
-/// braid-async's `SessionEnd::is_graceful` counts it as graceful.
+/// transport ends this side's session with `LocalError::TransportEof`;
+/// `CloseReason::is_graceful` counts that as graceful, and braid-async's
+/// `SessionEnd::is_graceful` relies on it.
 #[test]
 fn eof_after_the_peers_graceful_goaway_is_graceful() {
     let mut p: Pair<S, S, 1024> = Pair::new(Config::client(), S::new(), Config::server(), S::new());

@@ -4,7 +4,7 @@
 mod common;
 
 use braid_tokio::{Config, Error, ErrorCode, LocalError, SessionState};
-use common::{duplex_pair, gated_pair, tcp_pair};
+use common::{duplex_pair, gated_pair, pattern_bytes, tcp_pair};
 use std::io::ErrorKind;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -127,6 +127,35 @@ async fn a_silent_peer_ends_the_session_with_an_idle_timeout() {
     assert!(waited >= Duration::from_secs(9) && waited <= Duration::from_secs(11), "{waited:?}");
     assert!(matches!(client.ping().await, Err(Error::SessionClosed(_))));
     drop(server);
+}
+
+/// A peer that stopped reading cannot keep a closed session's driver (and
+/// `closed()`) waiting for ever: after the close timeout it gives up.
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_never_reads_cannot_hold_the_close() {
+    let config = Config::default().close_timeout(Duration::from_secs(5));
+    let (client, server, gate) = gated_pair(config.clone(), config);
+    assert!(client.ping().await.is_ok());
+    gate.close();
+    // More than the pipe holds: the rest waits in the client's buffers.
+    let mut streams = Vec::new();
+    for seed in 0..3 {
+        let mut s = client.open().await.unwrap();
+        s.write_all(&pattern_bytes(seed, 0, 200 * 1024)).await.unwrap();
+        streams.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let started = tokio::time::Instant::now();
+    client.close_now();
+    let end = tokio::time::timeout(Duration::from_secs(60), client.closed())
+        .await
+        .expect("the close timeout ends the driver");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(5) && waited <= Duration::from_secs(6), "{waited:?}");
+    let e = end.transport_error.as_ref().expect("a transport error says why");
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{end}");
+    assert!(!end.is_graceful());
+    drop((streams, server));
 }
 
 #[tokio::test(start_paused = true)]

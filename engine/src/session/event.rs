@@ -63,13 +63,19 @@ pub struct CloseReason {
 
 impl CloseReason {
     /// Whether the session ended without an error on either side.
+    ///
+    /// The end of the transport after the peer's NO_ERROR GOAWAY counts as
+    /// graceful: the peer finished its drain and closed first (§8.2), which
+    /// this side sees as [`LocalError::TransportEof`].
     #[must_use]
     pub fn is_graceful(&self) -> bool {
-        let local_ok = matches!(
-            self.local,
-            None | Some(LocalError::GoAway(ErrorCode::NO_ERROR)) | Some(LocalError::Closed)
-        );
-        local_ok && matches!(self.remote, None | Some(ErrorCode::NO_ERROR))
+        let remote_ok = matches!(self.remote, None | Some(ErrorCode::NO_ERROR));
+        let local_ok = match self.local {
+            None | Some(LocalError::GoAway(ErrorCode::NO_ERROR)) | Some(LocalError::Closed) => true,
+            Some(LocalError::TransportEof) => self.remote == Some(ErrorCode::NO_ERROR),
+            Some(_) => false,
+        };
+        local_ok && remote_ok
     }
 }
 
