@@ -256,7 +256,8 @@ impl<T: Transport, C: Timer> Driver<T, C> {
     fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let deadline = {
             let mut core = self.shared.lock();
-            let deadline = [core.session.poll_timeout(), self.next_trim, self.give_up_at].into_iter().flatten().min();
+            let deadline =
+                [core.session.poll_timeout(), self.next_trim, self.give_up_at].into_iter().flatten().min();
             core.driver_deadline = deadline;
             deadline
         };

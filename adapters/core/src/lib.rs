@@ -42,16 +42,28 @@
 //! let (session, driver) = braid_async::Session::new(braid::Role::Client, MyIo(tcp), MyTimer(None), &config);
 //! my_runtime::spawn(driver);
 //! ```
+//!
+//! ## Features
+//!
+//! - `futures-io`: futures-io's `AsyncRead` and `AsyncWrite` on [`Stream`],
+//!   [`ReadHalf`] and [`WriteHalf`] (`poll_close` is the half-close), and
+//!   `FuturesIo`, a [`Transport`] over any futures-io pipe: all a
+//!   futures-io runtime (smol, async-std…) needs besides a [`Timer`].
+//!   `braid-smol` is built on it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod config;
 mod driver;
 mod error;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 mod session;
 mod shared;
 mod stream;
 
+#[cfg(feature = "futures-io")]
+pub use self::futures_io::FuturesIo;
 pub use config::{Config, Trace, TraceCallback};
 pub use driver::{Driver, Timer, Transport};
 pub use error::{Error, SessionEnd};

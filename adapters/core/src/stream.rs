@@ -422,8 +422,9 @@ impl Drop for StreamInner {
 /// - if its write side was not shut down: it is **reset with CANCEL**:
 ///   unsent data is dropped and the peer's reads and writes fail with
 ///   `ConnectionReset`, so the peer never mistakes an abandoned stream for
-///   a complete one. Shut the write side down first (`shutdown().await`)
-///   to end a stream gracefully;
+///   a complete one. Shut the write side down first (tokio's
+///   `shutdown().await`, futures-io's `close().await`, or
+///   [`finish`](Stream::finish)) to end a stream gracefully;
 /// - if its write side was shut down and its read side reached the end:
 ///   nothing; queued data and the FIN still go out, and the session then
 ///   forgets the stream;

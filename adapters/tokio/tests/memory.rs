@@ -12,9 +12,10 @@ const WINDOW: u32 = 256 * 1024;
 
 async fn slow_reader(client: Session, server: Session) {
     const LEN: usize = 6 << 20;
+    // Built before the writer starts, so the window fills promptly.
+    let data = pattern_bytes(5, 0, LEN);
     let writer = tokio::spawn(async move {
         let mut s = client.open().await.unwrap();
-        let data = pattern_bytes(5, 0, LEN);
         for chunk in data.chunks(64 * 1024) {
             s.write_all(chunk).await.unwrap();
             let info = s.info().unwrap();
@@ -25,6 +26,11 @@ async fn slow_reader(client: Session, server: Session) {
     });
     let mut incoming = server.accept().await.unwrap();
     // The reader stalls: the peer fills exactly one window and stops.
+    let started = Instant::now();
+    while incoming.info().is_some_and(|i| i.readable == 0) {
+        assert!(started.elapsed() < Duration::from_secs(30), "no data arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let info = incoming.info().unwrap();
     assert_eq!(info.recv_window_size, WINDOW);
