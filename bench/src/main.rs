@@ -20,6 +20,7 @@
 mod counting_alloc;
 mod engine;
 mod robustness;
+mod tokio_bench;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,12 @@ const GROUPS: &[Group] = &[
         name: "robustness",
         about: "spec coverage, simulated seeds, hostile peers, fuzz executions",
         run: robustness::run,
+    },
+    Group {
+        name: "tokio",
+        about:
+            "braid-tokio vs yamux vs raw TCP on loopback: bulk, concurrent, rpc, pingpong, idle stream memory",
+        run: tokio_bench::run,
     },
 ];
 
