@@ -151,7 +151,9 @@ mod vec_storage {
     /// `tx_len`. A buffer is never shrunk behind the application's back, so
     /// a busy stream stops allocating once warm;
     /// [`Session::trim_buffers`](crate::Session::trim_buffers) gives the
-    /// memory of empty buffers back, and a freed slot drops its buffers.
+    /// memory of empty buffers back. A freed slot keeps its (emptied)
+    /// buffers for the next stream that takes it, so streams that come and
+    /// go do not allocate each time; `trim_buffers` frees those too.
     pub struct VecStorage {
         streams: Vec<Stream>,
         buffers: Vec<(Vec<u8>, Vec<u8>)>,
@@ -263,7 +265,8 @@ mod vec_storage {
             let s = &mut self.streams[slot as usize];
             self.index.remove(&s.id);
             *s = Stream::EMPTY;
-            self.buffers[slot as usize] = (Vec::new(), Vec::new());
+            // The buffers stay for the slot's next stream (its rings start
+            // empty); `trim` gives them back.
             self.free.push(slot);
         }
         fn reserve(&mut self, slot: Slot, rx_len: usize, tx_len: usize) {

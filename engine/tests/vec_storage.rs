@@ -78,3 +78,43 @@ fn a_write_larger_than_the_buffer_limit_takes_what_fits() {
     assert_eq!(p.client.write(id, &[1u8; 10_000]), Ok(4096));
     assert_eq!(p.client.write(id, b"x"), Err(braid::WriteError::WouldBlock));
 }
+
+/// A stream's slot keeps its buffers when the stream ends, so the next
+/// stream on that slot does not allocate again; `trim_buffers` frees them,
+/// and a new stream never sees the old one's bytes.
+#[test]
+fn freed_slots_keep_their_buffers_for_the_next_stream_until_a_trim() {
+    let mut p = pair(8, 64 * 1024);
+    let exchange = |p: &mut Pair<VecStorage, VecStorage, 65536>, fill: u8| {
+        let id = p.client.open().unwrap();
+        p.client.write(id, &[fill; 3000]).unwrap();
+        p.client.finish(id).unwrap();
+        p.step();
+        assert_eq!(p.server.accept(), Ok(id));
+        let mut buf = [0u8; 4096];
+        assert_eq!(p.server.read(id, &mut buf), Ok(3000));
+        assert!(buf[..3000].iter().all(|b| *b == fill), "only this stream's bytes");
+        assert_eq!(p.server.read(id, &mut buf), Ok(0));
+        p.server.finish(id).unwrap();
+        p.step();
+        assert_eq!(p.client.read(id, &mut buf), Ok(0));
+        p.step();
+        while p.client.poll_event().is_some() {}
+        while p.server.poll_event().is_some() {}
+        p.step();
+        assert_eq!(p.client.streams_in_use(), 0);
+        assert_eq!(p.server.streams_in_use(), 0);
+    };
+    exchange(&mut p, 1);
+    let (client, server) = (p.client.storage().buffer_bytes(), p.server.storage().buffer_bytes());
+    assert!(client > 0 && server > 0, "the slots kept their buffers");
+    for fill in 2..20 {
+        exchange(&mut p, fill);
+        assert_eq!(p.client.storage().buffer_bytes(), client, "no new buffers");
+        assert_eq!(p.server.storage().buffer_bytes(), server, "no new buffers");
+    }
+    p.client.trim_buffers();
+    p.server.trim_buffers();
+    assert_eq!(p.client.storage().buffer_bytes(), 0);
+    assert_eq!(p.server.storage().buffer_bytes(), 0);
+}

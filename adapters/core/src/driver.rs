@@ -52,6 +52,10 @@ pub trait Timer {
 
 /// Loop turns in one poll before the driver yields to other tasks.
 const BUDGET: usize = 32;
+/// The clock is read at the start of a poll and again every this many
+/// turns (a turn moves at most one read buffer and one write buffer, so the
+/// reading stays within a millisecond or so of the truth).
+const CLOCK_EVERY: usize = 4;
 
 /// The future that runs a session: reads the transport into the engine,
 /// writes what the engine produces, and keeps its timers. Spawn it on the
@@ -104,6 +108,9 @@ pub struct Driver<T, C> {
     /// Once the session is over: when writing its last frames gives up.
     give_up_at: Option<Instant>,
     timer_fired: Option<Instant>,
+    /// The deadline the timer was last polled for, still pending: polling
+    /// it again for the same deadline (and the same task) is skipped.
+    armed: Option<Instant>,
     done: Option<SessionEnd>,
 }
 
@@ -133,64 +140,92 @@ impl<T, C> Driver<T, C> {
             close_within: close_within.into(),
             give_up_at: None,
             timer_fired: None,
+            armed: None,
             done: None,
         }
     }
 
-    /// The transport failed: end the session, keeping the error as the reason.
-    fn fail(&mut self, e: io::Error) {
-        self.reading = false;
-        self.writing = false;
-        let now = self.shared.now();
-        let mut core = self.shared.lock();
-        if !core.is_ended() && core.transport_error.is_none() {
-            core.transport_error = Some(Arc::new(e));
-        }
-        core.session.handle_eof(now);
-        core.pump(now, true);
+    /// Whether the close timeout has passed.
+    fn given_up(&self, now: Instant) -> bool {
+        self.give_up_at.is_some_and(|t| now >= t)
     }
 }
 
+/// What one read of the transport brought.
+enum Input {
+    /// Nothing (not ready, or reading is over).
+    Nothing,
+    /// `n` bytes at the start of the read buffer.
+    Data(usize),
+    /// The end of input.
+    Eof,
+    /// The transport failed.
+    Failed(io::Error),
+}
+
+/// What the engine said in a turn's locked section.
+struct Turn {
+    /// The session ended (or is sending its last GOAWAY).
+    ended: bool,
+    /// The session is closed and every frame was gathered.
+    over: bool,
+    /// The next deadline to wake up for.
+    deadline: Option<Instant>,
+}
+
 impl<T: Transport, C: Timer> Driver<T, C> {
-    /// Read once from the transport and feed the engine; whether anything happened.
-    fn read_side(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Read once from the transport, without the lock.
+    fn read_transport(&mut self, cx: &mut Context<'_>) -> Input {
+        if !self.reading {
+            return Input::Nothing;
+        }
         match self.io.poll_read(cx, &mut self.rbuf) {
-            Poll::Pending => false,
-            Poll::Ready(Ok(0)) => {
-                self.reading = false;
-                let now = self.shared.now();
-                let mut core = self.shared.lock();
-                core.session.handle_eof(now);
-                core.pump(now, true);
-                true
-            }
-            Poll::Ready(Ok(n)) => {
-                let now = self.shared.now();
-                let mut core = self.shared.lock();
-                feed(&mut core, now, &self.rbuf[..n.min(self.rbuf.len())]);
-                core.activity = true;
-                core.pump(now, true);
-                true
-            }
-            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
-            Poll::Ready(Err(e)) => {
-                self.fail(e);
-                true
-            }
+            Poll::Pending => Input::Nothing,
+            Poll::Ready(Ok(0)) => Input::Eof,
+            Poll::Ready(Ok(n)) => Input::Data(n.min(self.rbuf.len())),
+            // Retried next turn (the read made "progress").
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Input::Data(0),
+            Poll::Ready(Err(e)) => Input::Failed(e),
         }
     }
 
-    /// Run the engine's timers and the buffer trim when due.
-    fn timers(&mut self) {
-        let mut now = self.shared.now();
-        if let Some(fired) = self.timer_fired.take() {
-            // A timer may fire a hair before the clock reads its deadline.
-            now = now.max(fired);
-        }
+    /// A turn's one locked section: feed what was read, run the timers,
+    /// gather frames, and take the gathered frames if the driver's own
+    /// buffer is empty.
+    fn engine_turn(&mut self, now: Instant, input: Input, waker: Option<&std::task::Waker>) -> Turn {
         let mut core = self.shared.lock();
-        if core.session.poll_timeout().is_some_and(|t| t <= now) {
-            core.session.handle_timeout(now);
-            core.pump(now, true);
+        // The first turn of a poll always pumps; later ones only when
+        // something may have produced frames or events.
+        let mut pump = waker.is_some() || !matches!(input, Input::Nothing);
+        if let Some(waker) = waker {
+            if core.set_driver(waker) {
+                self.armed = None;
+            }
+        }
+        match input {
+            Input::Nothing => {}
+            Input::Data(n) => {
+                feed(&mut core, now, &self.rbuf[..n]);
+                core.activity = true;
+            }
+            Input::Eof => {
+                self.reading = false;
+                core.session.handle_eof(now);
+            }
+            Input::Failed(e) => {
+                self.reading = false;
+                self.writing = false;
+                if !core.is_ended() && core.transport_error.is_none() {
+                    core.transport_error = Some(Arc::new(e));
+                }
+                core.session.handle_eof(now);
+            }
+        }
+        // A timer may fire a hair before the clock reads its deadline.
+        let tnow = self.timer_fired.take().map_or(now, |fired| now.max(fired));
+        if core.session.poll_timeout().is_some_and(|t| t <= tnow) {
+            core.session.handle_timeout(tnow);
+            pump = true;
         }
         if std::mem::take(&mut core.activity) && self.next_trim.is_none() {
             self.next_trim = Some(now + self.trim_every);
@@ -199,97 +234,106 @@ impl<T: Transport, C: Timer> Driver<T, C> {
             core.session.trim_buffers();
             self.next_trim = None;
         }
+        if pump || core.pending_output {
+            core.pump(tnow, true);
+        }
+        if self.wpos == self.wlen {
+            if core.out.len > 0 && self.writing {
+                std::mem::swap(&mut self.wbuf, &mut core.out.buf);
+                self.wlen = std::mem::take(&mut core.out.len);
+                self.wpos = 0;
+                core.driver_write_idle = false;
+            } else {
+                core.driver_write_idle = true;
+            }
+        }
+        let ended = core.is_ended();
+        if ended && self.give_up_at.is_none() {
+            self.give_up_at = Some(now + self.close_within);
+        }
+        let over = core.session.state() == braid::SessionState::Closed && core.out.len == 0;
+        let deadline =
+            [core.session.poll_timeout(), self.next_trim, self.give_up_at].into_iter().flatten().min();
+        core.driver_deadline = deadline;
+        Turn { ended, over, deadline }
     }
 
-    /// Write what is buffered, refilling from the engine, until the
-    /// transport is full or nothing is left; whether anything happened.
-    fn write_side(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Write what is buffered until the transport is full or the buffer is
+    /// empty, then flush; whether anything happened. No lock is held.
+    fn write_transport(&mut self, cx: &mut Context<'_>) -> Result<bool, io::Error> {
         let mut progress = false;
-        while self.writing {
-            if self.wpos < self.wlen {
-                match self.io.poll_write(cx, &self.wbuf[self.wpos..self.wlen]) {
-                    Poll::Ready(Ok(0)) => {
-                        self.fail(io::ErrorKind::WriteZero.into());
-                        return true;
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        self.wpos += n.min(self.wlen - self.wpos);
-                        self.unflushed = true;
-                        progress = true;
-                        continue;
-                    }
-                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Poll::Ready(Err(e)) => {
-                        self.fail(e);
-                        return true;
-                    }
-                    Poll::Pending => return progress,
+        while self.writing && self.wpos < self.wlen {
+            match self.io.poll_write(cx, &self.wbuf[self.wpos..self.wlen]) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    self.wpos += n.min(self.wlen - self.wpos);
+                    self.unflushed = true;
+                    progress = true;
                 }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
             }
-            let now = self.shared.now();
-            let mut core = self.shared.lock();
-            core.pump(now, true);
-            if core.out.len == 0 {
-                core.driver_write_idle = true;
-                break;
-            }
-            std::mem::swap(&mut self.wbuf, &mut core.out.buf);
-            self.wlen = std::mem::take(&mut core.out.len);
-            self.wpos = 0;
-            core.driver_write_idle = false;
-            progress = true;
         }
         if self.unflushed && self.writing {
             match self.io.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.unflushed = false,
-                Poll::Ready(Err(e)) => {
-                    self.fail(e);
-                    return true;
-                }
+                Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => {}
             }
         }
-        progress
+        Ok(progress)
     }
 
-    /// Arm the timer for the next deadline; whether it has already passed.
-    fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let deadline = {
-            let mut core = self.shared.lock();
-            let deadline =
-                [core.session.poll_timeout(), self.next_trim, self.give_up_at].into_iter().flatten().min();
-            core.driver_deadline = deadline;
-            deadline
-        };
+    /// The transport failed while writing: end the session with that error.
+    fn fail(&mut self, now: Instant, e: io::Error) {
+        self.reading = false;
+        self.writing = false;
+        let mut core = self.shared.lock();
+        if !core.is_ended() && core.transport_error.is_none() {
+            core.transport_error = Some(Arc::new(e));
+        }
+        core.session.handle_eof(now);
+        core.pump(now, true);
+    }
+
+    /// Sleep until `deadline`; whether it has already passed.
+    fn arm_timer(&mut self, cx: &mut Context<'_>, now: Instant, deadline: Option<Instant>) -> bool {
         let Some(deadline) = deadline else {
             return false;
         };
+        if deadline <= now {
+            self.timer_fired = Some(deadline);
+            return true;
+        }
+        if self.armed == Some(deadline) {
+            // Still armed for this task (a new waker clears `armed`).
+            return false;
+        }
         match self.timer.poll_sleep_until(cx, self.shared.to_std(deadline)) {
             Poll::Ready(()) => {
+                self.armed = None;
                 self.timer_fired = Some(deadline);
                 true
             }
-            Poll::Pending => false,
+            Poll::Pending => {
+                self.armed = Some(deadline);
+                false
+            }
         }
     }
 
-    /// Once the session is over and everything is written: flush and close
-    /// the transport and record the end. `Some` when done.
-    fn try_finish(&mut self, cx: &mut Context<'_>) -> Option<SessionEnd> {
+    /// Once the session is over and everything is written (or the close
+    /// timeout passed): flush and close the transport and record the end.
+    /// `Some` when done.
+    fn try_finish(&mut self, cx: &mut Context<'_>, now: Instant, over: bool) -> Option<SessionEnd> {
         if !self.closing {
-            let (ended, closed, drained) = {
-                let core = self.shared.lock();
-                (core.is_ended(), core.session.state() == braid::SessionState::Closed, core.out.len == 0)
-            };
-            if ended && self.give_up_at.is_none() {
-                self.give_up_at = Some(self.shared.now() + self.close_within);
-            }
-            if !(closed && drained && self.wpos == self.wlen) && self.writing && !self.given_up() {
+            if !(over && self.wpos == self.wlen) && self.writing && !self.given_up(now) {
                 return None;
             }
             self.closing = true;
         }
-        if self.writing && self.given_up() {
+        if self.writing && self.given_up(now) {
             // The peer does not take the last frames: stop waiting for it.
             self.writing = false;
             let mut core = self.shared.lock();
@@ -321,13 +365,6 @@ impl<T: Transport, C: Timer> Driver<T, C> {
     }
 }
 
-impl<T, C> Driver<T, C> {
-    /// Whether the close timeout has passed.
-    fn given_up(&self) -> bool {
-        self.give_up_at.is_some_and(|t| self.shared.now() >= t)
-    }
-}
-
 /// Feed transport bytes to the engine; it stops early only when its trace
 /// queue is full, so drain that and go on.
 fn feed(core: &mut Core, now: Instant, mut data: &[u8]) {
@@ -343,32 +380,49 @@ fn feed(core: &mut Core, now: Instant, mut data: &[u8]) {
 impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
     type Output = SessionEnd;
 
+    /// Each turn reads the clock once, reads the transport once (no lock),
+    /// takes the lock once ([`engine_turn`](Driver::engine_turn)), and
+    /// writes (no lock); it sleeps when a turn did nothing.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SessionEnd> {
         let this = self.get_mut();
         if let Some(end) = &this.done {
             return Poll::Ready(end.clone());
         }
-        this.shared.lock().set_driver(cx.waker());
-        for _ in 0..BUDGET {
-            let mut progress = false;
-            if !this.closing {
-                if this.reading {
-                    progress |= this.read_side(cx);
-                }
-                this.timers();
-                progress |= this.write_side(cx);
-            }
-            if let Some(end) = this.try_finish(cx) {
-                return Poll::Ready(end);
+        let mut waker = Some(cx.waker());
+        let mut now = this.shared.now();
+        for turn in 0..BUDGET {
+            if turn % CLOCK_EVERY == CLOCK_EVERY - 1 {
+                now = this.shared.now();
             }
             if this.closing {
                 // Flushing or closing the transport: wake up to give up.
-                if this.arm_timer(cx) {
+                if let Some(end) = this.try_finish(cx, now, true) {
+                    return Poll::Ready(end);
+                }
+                if this.arm_timer(cx, now, this.give_up_at) {
                     continue;
                 }
                 return Poll::Pending;
             }
-            if !progress && !this.arm_timer(cx) {
+            let input = this.read_transport(cx);
+            let mut progress = !matches!(input, Input::Nothing);
+            let turn = this.engine_turn(now, input, waker.take());
+            match this.write_transport(cx) {
+                Ok(wrote) => progress |= wrote,
+                Err(e) => {
+                    this.fail(now, e);
+                    progress = true;
+                }
+            }
+            if turn.ended || !this.writing {
+                if let Some(end) = this.try_finish(cx, now, turn.over) {
+                    return Poll::Ready(end);
+                }
+                if this.closing {
+                    continue;
+                }
+            }
+            if !progress && !this.arm_timer(cx, now, turn.deadline) {
                 return Poll::Pending;
             }
         }

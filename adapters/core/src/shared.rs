@@ -69,12 +69,14 @@ pub(crate) struct Locked<'a> {
 
 impl std::ops::Deref for Locked<'_> {
     type Target = Core;
+    #[inline]
     fn deref(&self) -> &Core {
         self.guard.as_deref().expect("the guard is held until drop")
     }
 }
 
 impl std::ops::DerefMut for Locked<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut Core {
         self.guard.as_deref_mut().expect("the guard is held until drop")
     }
@@ -145,6 +147,9 @@ pub(crate) struct Core {
     driver: Option<Waker>,
     /// The driver has nothing to write and waits for `out` to fill.
     pub(crate) driver_write_idle: bool,
+    /// The engine may have frames that were not gathered into `out` yet
+    /// (the driver must pump even if nothing else happened).
+    pub(crate) pending_output: bool,
     /// The deadline the driver's timer is armed for.
     pub(crate) driver_deadline: Option<Instant>,
     /// Wakers to wake once the lock is released.
@@ -179,6 +184,7 @@ impl Core {
             out: OutBuf { buf: vec![0; write_buffer].into_boxed_slice(), len: 0 },
             driver: None,
             driver_write_idle: true,
+            pending_output: true,
             driver_deadline: None,
             wakes: Vec::new(),
             accept_waiters: Waiters::default(),
@@ -198,11 +204,14 @@ impl Core {
         }
     }
 
-    /// Remember the driver's task.
-    pub(crate) fn set_driver(&mut self, waker: &Waker) {
+    /// Remember the driver's task; whether it changed.
+    pub(crate) fn set_driver(&mut self, waker: &Waker) -> bool {
         match &self.driver {
-            Some(w) if w.will_wake(waker) => {}
-            _ => self.driver = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => false,
+            _ => {
+                self.driver = Some(waker.clone());
+                true
+            }
         }
     }
 
@@ -248,6 +257,8 @@ impl Core {
         loop {
             if gather {
                 self.transmit(now);
+            } else {
+                self.pending_output = true;
             }
             let acted = self.drain_events();
             self.drain_trace(now);
@@ -277,16 +288,23 @@ impl Core {
             // With tracing on, a full trace queue also stops the engine.
             let traced = self.drain_trace(now);
             if n == 0 && !traced {
+                // Nothing left, or the next frame needs more room than is left.
+                self.pending_output = self.session.transmit_needed() != 0;
                 return;
             }
         }
     }
 
     /// Print or hand over the traced frames; whether there were any.
+    #[inline]
     pub(crate) fn drain_trace(&mut self, now: Instant) -> bool {
         if matches!(self.trace, Trace::Off) {
             return false;
         }
+        self.print_trace(now)
+    }
+
+    fn print_trace(&mut self, now: Instant) -> bool {
         let mut any = false;
         while let Some(record) = self.session.poll_trace() {
             any = true;

@@ -1121,6 +1121,17 @@ impl Sim {
             Op::Trim { .. } => {
                 self.note(|| format!("{name} trim_buffers"));
                 self.session(s).trim_buffers();
+                // After a trim only live streams hold buffers.
+                let ses = self.session(s);
+                let (used, bytes) = (ses.streams_in_use(), ses.buffer_bytes());
+                let shape = self.scn.shapes[s];
+                if bytes.is_some_and(|b| b > used * (shape.rx + shape.tx)) {
+                    let ctx = self.ctx();
+                    violation!(
+                        ctx,
+                        "{name}: {bytes:?} bytes of stream buffers after a trim, {used} streams live"
+                    );
+                }
             }
             Op::Tick { .. } => {
                 self.note(|| format!("{name} handle_timeout (early)"));
@@ -1550,11 +1561,14 @@ impl Sim {
             if used > shape.streams {
                 violation!(ctx, "{name}: {used} streams in use, capacity {}", shape.streams);
             }
+            // Freed slots keep their buffers for the next stream until
+            // `trim_buffers`: the bound is the capacity, not the live streams.
             if let Some(bytes) = ses.buffer_bytes() {
-                if bytes > used * (shape.rx + shape.tx) {
+                if bytes > shape.streams * (shape.rx + shape.tx) {
                     violation!(
                         ctx,
-                        "{name}: {bytes} bytes of stream buffers for {used} streams of at most {} + {}",
+                        "{name}: {bytes} bytes of stream buffers for {} slots of at most {} + {}",
+                        shape.streams,
                         shape.rx,
                         shape.tx
                     );

@@ -476,10 +476,9 @@ impl<S: Storage> Session<S> {
     /// calls this now and then (say, every second) so that idle streams cost
     /// only their state. Fixed storage ignores it.
     pub fn trim_buffers(&mut self) {
+        // Free slots too: they keep their buffers for the next stream.
         for slot in 0..self.storage.slot_bound() as Slot {
-            if self.storage.stream(slot).id != 0 {
-                self.storage.trim(slot);
-            }
+            self.storage.trim(slot);
         }
     }
 
