@@ -20,6 +20,7 @@
 mod counting_alloc;
 mod engine;
 mod robustness;
+mod smol_bench;
 mod tokio_bench;
 
 use std::process::ExitCode;
@@ -60,6 +61,11 @@ const GROUPS: &[Group] = &[
         about:
             "braid-tokio vs yamux vs raw TCP on loopback: bulk, concurrent, rpc, pingpong, idle stream memory",
         run: tokio_bench::run,
+    },
+    Group {
+        name: "smol",
+        about: "braid-smol vs raw TCP on loopback: bulk and concurrent, for the record",
+        run: smol_bench::run,
     },
 ];
 
