@@ -118,3 +118,62 @@ fn freed_slots_keep_their_buffers_for_the_next_stream_until_a_trim() {
     assert_eq!(p.client.storage().buffer_bytes(), 0);
     assert_eq!(p.server.storage().buffer_bytes(), 0);
 }
+
+/// A stream nobody reads holds its whole window of unread data, and with
+/// it part of the session window: the other streams must still get the
+/// rest back and move on, however long the slow one waits (spec.md §7.2).
+#[test]
+fn an_unread_stream_does_not_stall_the_others() {
+    let window = 16 * 1024;
+    let mut client = Config::client();
+    let mut server = Config::server();
+    for c in [&mut client, &mut server] {
+        c.stream_window = window;
+        c.stream_window_max = window;
+        c.session_window = window + window / 2;
+        c.session_window_max = window + window / 2;
+    }
+    let mut p: Pair<VecStorage, VecStorage, 65536> = Pair::new(
+        client,
+        VecStorage::new(8, 64 * 1024, 64 * 1024),
+        server,
+        VecStorage::new(8, 64 * 1024, 64 * 1024),
+    );
+    p.step();
+    let slow = p.client.open().unwrap();
+    let busy = p.client.open().unwrap();
+    p.client.write(slow, &vec![7u8; window as usize]).unwrap();
+    p.step();
+    assert_eq!(p.server.accept(), Ok(slow));
+    assert_eq!(p.server.accept(), Ok(busy));
+    assert_eq!(p.server.stream_info(slow).unwrap().readable, window as usize, "slow holds its window");
+
+    // 1 MiB on the busy stream, read as it comes; `slow` is never read.
+    let total = 1 << 20;
+    let (mut sent, mut got) = (0usize, 0usize);
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..100_000 {
+        if got == total {
+            break;
+        }
+        if sent < total {
+            let chunk: Vec<u8> = (sent..(sent + 3000).min(total)).map(|i| (i % 251) as u8).collect();
+            if let Ok(n) = p.client.write(busy, &chunk) {
+                sent += n;
+            }
+        }
+        p.step();
+        while let Ok(n) = p.server.read(busy, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            for (k, b) in buf[..n].iter().enumerate() {
+                assert_eq!(*b, ((got + k) % 251) as u8, "byte {}", got + k);
+            }
+            got += n;
+        }
+        p.step();
+    }
+    assert_eq!(got, total, "the busy stream stalled behind the unread one");
+    assert_eq!(p.server.stream_info(slow).unwrap().readable, window as usize);
+}

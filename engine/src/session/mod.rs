@@ -790,7 +790,13 @@ impl<S: Storage> Session<S> {
 
     /// Whether the session receive window should be topped up now.
     fn session_update_due(&self) -> bool {
-        self.recv_growth > 0 || (self.recv_consumed > 0 && self.recv_consumed >= self.recv_target / 2)
+        let half = self.recv_target / 2;
+        // Unread data on a slow stream holds part of the session window; once
+        // the peer's credit runs low, return what the other streams consumed
+        // without waiting for half the window (which they may never reach),
+        // so one slow stream never stalls the rest (spec.md §7.2).
+        let starving = self.recv_window <= half && self.recv_consumed >= self.recv_target / 8;
+        self.recv_growth > 0 || (self.recv_consumed > 0 && (self.recv_consumed >= half || starving))
     }
 
     /// The application consumed `n` bytes of `slot`'s data: return credit
