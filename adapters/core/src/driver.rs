@@ -92,7 +92,12 @@ const FEED_PER_POLL: usize = 256 * 1024;
 ///   and the last bytes are written it flushes and closes the transport; if
 ///   the transport does not take them within the close timeout
 ///   ([`Config::close_timeout`](crate::Config::close_timeout)) it gives up
-///   with a `TimedOut` transport error.
+///   with a `TimedOut` transport error. Then the end is reported, and the
+///   driver lingers, reading and dropping input until the peer's end (or
+///   the close timeout): a TCP socket closed with unread input answers with
+///   a reset and throws away what it had not sent yet. When a write fails,
+///   reading goes on until the end of input before the session ends, so
+///   the peer's last frames (a GOAWAY saying why) still count.
 ///   Dropping the driver early ends the session as a transport end.
 pub struct Driver<T, C> {
     shared: Arc<Shared>,
@@ -109,8 +114,17 @@ pub struct Driver<T, C> {
     trim_every: braid::Duration,
     next_trim: Option<Instant>,
     close_within: braid::Duration,
-    /// Once the session is over: when writing its last frames gives up.
+    /// Once the session is over: when writing its last frames (and
+    /// lingering for the peer's end) gives up.
     give_up_at: Option<Instant>,
+    /// Writing failed: reading goes on until the peer's end (its last
+    /// frames, a GOAWAY say, are still in the transport), then the session
+    /// ends with this error.
+    write_failed: Option<io::Error>,
+    /// The end is recorded; the driver still reads (and drops) what comes
+    /// until the peer's end, so that closing with unread input does not
+    /// make the transport discard the last bytes sent (a TCP reset).
+    lingering: bool,
     timer_fired: Option<Instant>,
     /// The deadline the timer was last polled for, still pending: polling
     /// it again for the same deadline (and the same task) is skipped.
@@ -143,6 +157,8 @@ impl<T, C> Driver<T, C> {
             next_trim: None,
             close_within: close_within.into(),
             give_up_at: None,
+            write_failed: None,
+            lingering: false,
             timer_fired: None,
             armed: None,
             done: None,
@@ -214,11 +230,17 @@ impl<T: Transport, C: Timer> Driver<T, C> {
             }
             Input::Eof => {
                 self.reading = false;
+                if let Some(e) = self.write_failed.take() {
+                    if !core.is_ended() && core.transport_error.is_none() {
+                        core.transport_error = Some(Arc::new(e));
+                    }
+                }
                 core.session.handle_eof(now);
             }
             Input::Failed(e) => {
                 self.reading = false;
                 self.writing = false;
+                let e = self.write_failed.take().unwrap_or(e);
                 if !core.is_ended() && core.transport_error.is_none() {
                     core.transport_error = Some(Arc::new(e));
                 }
@@ -252,7 +274,7 @@ impl<T: Transport, C: Timer> Driver<T, C> {
             }
         }
         let ended = core.is_ended();
-        if ended && self.give_up_at.is_none() {
+        if (ended || self.write_failed.is_some()) && self.give_up_at.is_none() {
             self.give_up_at = Some(now + self.close_within);
         }
         let over = core.session.state() == braid::SessionState::Closed && core.out.len == 0;
@@ -361,11 +383,25 @@ impl<T: Transport, C: Timer> Driver<T, C> {
             }
             self.writing = false;
         }
-        let mut core = self.shared.lock();
-        let end = core.end_now();
-        core.finish(end.clone());
-        self.done = Some(end.clone());
-        Some(end)
+        if !self.lingering {
+            // Everyone waiting learns the end now; the driver lingers.
+            self.lingering = true;
+            let mut core = self.shared.lock();
+            let end = core.end_now();
+            core.finish(end.clone());
+            self.done = Some(end);
+        }
+        // Read and drop until the peer's end (or the close timeout): a
+        // transport closed with unread input may discard what it still had
+        // to send (TCP answers with a reset).
+        while self.reading && !self.given_up(now) {
+            match self.io.poll_read(cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => self.reading = false,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Pending => return None,
+            }
+        }
+        self.done.clone()
     }
 }
 
@@ -390,7 +426,9 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SessionEnd> {
         let this = self.get_mut();
         if let Some(end) = &this.done {
-            return Poll::Ready(end.clone());
+            if !(this.lingering && this.reading) {
+                return Poll::Ready(end.clone());
+            }
         }
         let mut waker = Some(cx.waker());
         let mut now = this.shared.now();
@@ -400,7 +438,9 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
                 now = this.shared.now();
             }
             if this.closing {
-                // Flushing or closing the transport: wake up to give up.
+                // Flushing or closing the transport, or lingering: wake up
+                // to give up.
+                now = this.shared.now();
                 if let Some(end) = this.try_finish(cx, now, true) {
                     return Poll::Ready(end);
                 }
@@ -409,11 +449,7 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
                 }
                 return Poll::Pending;
             }
-            let input = if fed < FEED_PER_POLL {
-                this.read_transport(cx)
-            } else {
-                Input::Nothing
-            };
+            let input = if fed < FEED_PER_POLL { this.read_transport(cx) } else { Input::Nothing };
             if let Input::Data(n) = input {
                 fed += n;
             }
@@ -421,12 +457,24 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
             let turn = this.engine_turn(now, input, waker.take());
             match this.write_transport(cx) {
                 Ok(wrote) => progress |= wrote,
+                Err(e) if this.reading => {
+                    // Keep reading: the peer's last frames may be waiting.
+                    this.writing = false;
+                    this.write_failed = Some(e);
+                    progress = true;
+                }
                 Err(e) => {
                     this.fail(now, e);
                     progress = true;
                 }
             }
-            if turn.ended || !this.writing {
+            if this.write_failed.is_some() && this.given_up(now) {
+                // The peer did not end within the close timeout.
+                if let Some(e) = this.write_failed.take() {
+                    this.fail(now, e);
+                }
+            }
+            if turn.ended || (!this.writing && this.write_failed.is_none()) {
                 if let Some(end) = this.try_finish(cx, now, turn.over) {
                     return Poll::Ready(end);
                 }
