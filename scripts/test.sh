@@ -26,8 +26,9 @@ step "rustdoc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc -p braid --no-deps --features std,wakers,log
 
-step "demo (doubles as a smoke test)"
+step "demos (double as smoke tests): TCP through braid-tokio, and the bare engine"
 cargo run --release -q -p braid-examples --bin demo > /dev/null
+cargo run --release -q -p braid-examples --bin sans_io > /dev/null
 
 step "fuzzing: every target for FUZZ_SECONDS (default 60) each"
 ./scripts/fuzz.sh
