@@ -15,16 +15,18 @@ cargo fmt --all -- --check
 
 step "clippy (warnings denied)"
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p braid --all-targets --features std,wakers,log -- -D warnings
+cargo clippy -p braid --all-targets --features std,wakers,log,link -- -D warnings
 
-step "no_std engine for thumbv7em-none-eabihf (no features, defmt, alloc+wakers)"
+step "no_std engine for thumbv7em-none-eabihf (no features, defmt, alloc+wakers+log, link, link+defmt)"
 cargo build -p braid --target thumbv7em-none-eabihf
 cargo build -p braid --target thumbv7em-none-eabihf --features defmt
 cargo build -p braid --target thumbv7em-none-eabihf --features alloc,wakers,log
+cargo build -p braid --target thumbv7em-none-eabihf --features link
+cargo build -p braid --target thumbv7em-none-eabihf --features link,defmt
 
 step "rustdoc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
-RUSTDOCFLAGS="-D warnings" cargo doc -p braid --no-deps --features std,wakers,log
+RUSTDOCFLAGS="-D warnings" cargo doc -p braid --no-deps --features std,wakers,log,link
 
 step "demos (double as smoke tests): TCP through braid-tokio, and the bare engine"
 cargo run --release -q -p braid-examples --bin demo > /dev/null
@@ -36,7 +38,7 @@ step "fuzzing: every target for FUZZ_SECONDS (default 60) each"
 step "tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test -p braid --features std,wakers,log 2>&1 | tee -a "$log"
+cargo test -p braid --features std,wakers,log,link 2>&1 | tee -a "$log"
 cargo test --workspace 2>&1 | tee -a "$log"
 # [S-5.5], stream id exhaustion: 2^30 opens, so only in release (about a minute).
 cargo test --release -p braid-conformance --test s5_streams -- --ignored ids_are_exhausted 2>&1 | tee -a "$log"

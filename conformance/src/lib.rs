@@ -10,11 +10,14 @@
 //!   never read or take all they were promised) played against one real
 //!   session each, with bounds on work and memory, while a healthy pair
 //!   runs alongside; `hostile::run_all()` plays them all.
+//! - [`link`]: the serial link layer (spec.md §14) under test: a scripted
+//!   raw link peer, and two linked sessions over a seeded faulty line.
 //! - [`coverage`]: which numbered requirements of spec.md the tests cite;
 //!   `coverage::summary()` gives the counts (`tests/coverage.rs` fails
 //!   when a requirement has no test).
 
 pub mod coverage;
 pub mod hostile;
+pub mod link;
 pub mod peer;
 pub mod sim;

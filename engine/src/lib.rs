@@ -16,6 +16,8 @@
 //! - [`frame`]: the wire codec, usable on its own.
 //! - [`trace`]: the opt-in frame trace.
 //! - [`pair`]: two sessions joined in memory on a virtual clock.
+//! - `link` (feature `link`): the serial link layer below a session (COBS,
+//!   CRC-32C, epochs, fail-stop or go-back-N).
 //!
 //! ## Features
 //! - `alloc`: [`VecStorage`], growable storage for hosts.
@@ -24,6 +26,7 @@
 //!   (`Session::register_read_waker`, `Session::register_write_waker`).
 //! - `defmt`: `defmt::Format` on public types, protocol errors logged.
 //! - `log`: protocol errors and session ends logged through `log`.
+//! - `link`: the serial link layer, `braid::link` (pulls in `crc` and `cobs`).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,6 +39,8 @@ extern crate std;
 mod config;
 mod error_code;
 pub mod frame;
+#[cfg(feature = "link")]
+pub mod link;
 mod metadata;
 pub mod pair;
 mod protocol_error;
@@ -52,8 +57,8 @@ pub use error_code::ErrorCode;
 pub use metadata::{Headers, Metadata, MetadataError, MetadataValidator, MetadataWriter};
 pub use protocol_error::ProtocolError;
 pub use session::{
-    AcceptError, CloseReason, Event, GoAwayError, LocalError, OpenError, PingError, ReadError, Session,
-    SessionState, Stats, StreamError, StreamInfo, WriteError,
+    AcceptError, CloseReason, Event, GoAwayError, LinkError, LocalError, OpenError, PingError, ReadError,
+    Session, SessionState, Stats, StreamError, StreamInfo, WriteError,
 };
 #[cfg(feature = "alloc")]
 pub use storage::VecStorage;

@@ -111,7 +111,59 @@ pub enum LocalError {
     /// An internal invariant failed (a bug in braid); a GOAWAY with
     /// INTERNAL_ERROR was sent.
     Internal(&'static str),
+    /// The serial link layer below the session failed
+    /// ([`Session::handle_link_error`](crate::Session::handle_link_error),
+    /// spec.md §14); no GOAWAY was sent.
+    Link(LinkError),
 }
+
+/// Why the serial link layer (feature `link`, spec.md §14) ended a session.
+/// Always a local condition, never a wire code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LinkError {
+    /// Fail-stop mode: a link frame failed its checks (CRC, COBS, length),
+    /// so session bytes may have been lost (spec.md [S-14.15]).
+    CorruptFrame,
+    /// Fail-stop mode: a DATA frame's sequence number skipped one or more
+    /// frames (spec.md [S-14.15]).
+    FrameLost,
+    /// Reliable mode: the oldest unacknowledged frame was retransmitted the
+    /// configured number of rounds without progress (spec.md [S-14.20]).
+    RetryLimit,
+    /// The peer started over with a new epoch: it rebooted (spec.md [S-14.11]).
+    PeerRestarted,
+    /// The peer started a new link session with the same epoch: it lost
+    /// the previous one, for example after its own link error (spec.md [S-14.11]).
+    PeerResynced,
+    /// The session's next frame cannot fit the link MTU (metadata too long
+    /// for the link), so it could never be sent (spec.md [S-14.12]).
+    FrameTooLarge,
+}
+
+impl LinkError {
+    /// A short description.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkError::CorruptFrame => "corrupt link frame",
+            LinkError::FrameLost => "link frame lost",
+            LinkError::RetryLimit => "link retry limit reached",
+            LinkError::PeerRestarted => "link peer restarted",
+            LinkError::PeerResynced => "link peer resynchronised",
+            LinkError::FrameTooLarge => "frame larger than the link MTU",
+        }
+    }
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for LinkError {}
 
 impl fmt::Display for LocalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,6 +175,7 @@ impl fmt::Display for LocalError {
             LocalError::HandshakeTimeout => f.write_str("handshake timeout"),
             LocalError::TransportEof => f.write_str("transport closed"),
             LocalError::Internal(what) => write!(f, "internal error: {what}"),
+            LocalError::Link(e) => write!(f, "link failed: {e}"),
         }
     }
 }

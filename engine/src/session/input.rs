@@ -127,6 +127,21 @@ impl<S: Storage> Session<S> {
         self.finish_session(CloseReason { local: Some(LocalError::TransportEof), remote });
     }
 
+    /// The link layer below the session failed (spec.md §14): the session
+    /// ends at once with [`LocalError::Link`], like [`handle_eof`](Self::handle_eof)
+    /// and without a GOAWAY, since the link can no longer carry one. Data
+    /// already received stays readable. Called by `braid::link` (feature
+    /// `link`); does nothing if the session already ended.
+    pub fn handle_link_error(&mut self, _now: Instant, error: LinkError) {
+        if self.is_ended() {
+            self.flags &= !sbit::GOAWAY_PENDING;
+            self.state = SessionState::Closed;
+            return;
+        }
+        let remote = self.has(sbit::GOAWAY_RECVD).then_some(self.remote_code);
+        self.finish_session(CloseReason { local: Some(LocalError::Link(error)), remote });
+    }
+
     fn fill_head(&mut self, rest: &[u8]) -> usize {
         let have = self.head_have as usize;
         let used = (HEADER_LEN - have).min(rest.len());

@@ -9,7 +9,7 @@ mod timers;
 mod transmit;
 
 pub use errors::{AcceptError, GoAwayError, OpenError, PingError, ReadError, StreamError, WriteError};
-pub use event::{CloseReason, Event, LocalError};
+pub use event::{CloseReason, Event, LinkError, LocalError};
 
 use crate::frame::{Settings, GOAWAY_DEBUG_MAX, HEADER_LEN, MAX_WINDOW, SETTINGS_MAX_LEN};
 use crate::stream::{bit, ev, Slot, NIL};
