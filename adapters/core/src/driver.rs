@@ -421,7 +421,7 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
     type Output = SessionEnd;
 
     /// Each turn reads the clock once, reads the transport once (no lock),
-    /// takes the lock once ([`engine_turn`](Driver::engine_turn)), and
+    /// takes the lock once (`engine_turn`), and
     /// writes (no lock); it sleeps when a turn did nothing.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SessionEnd> {
         let this = self.get_mut();
