@@ -18,6 +18,7 @@
 //! adding a group is adding a module and one line there.
 
 mod counting_alloc;
+mod embedded;
 mod engine;
 mod robustness;
 mod smol_bench;
@@ -66,6 +67,11 @@ const GROUPS: &[Group] = &[
         name: "smol",
         about: "braid-smol vs raw TCP on loopback: bulk and concurrent, for the record",
         run: smol_bench::run,
+    },
+    Group {
+        name: "embedded",
+        about: "the serial link on a simulated 115200-baud UART: efficiency, goodput under bit errors",
+        run: embedded::run,
     },
 ];
 
