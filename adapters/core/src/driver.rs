@@ -60,6 +60,9 @@ const CLOCK_EVERY: usize = 4;
 /// streams' readers run: they then copy out data that is still in the CPU
 /// cache, rather than the driver racing megabytes ahead of them.
 const FEED_PER_POLL: usize = 256 * 1024;
+/// After closing, the driver reads and drops input until the peer's end,
+/// or until none came for this long (see [`Driver`]).
+const LINGER_QUIET: braid::Duration = braid::Duration::from_millis(500);
 
 /// The future that runs a session: reads the transport into the engine,
 /// writes what the engine produces, and keeps its timers. Spawn it on the
@@ -94,8 +97,9 @@ const FEED_PER_POLL: usize = 256 * 1024;
 ///   ([`Config::close_timeout`](crate::Config::close_timeout)) it gives up
 ///   with a `TimedOut` transport error. Then the end is reported, and the
 ///   driver lingers, reading and dropping input until the peer's end (or
-///   the close timeout): a TCP socket closed with unread input answers with
-///   a reset and throws away what it had not sent yet. When a write fails,
+///   half a second without input, or the close timeout): a TCP socket
+///   closed with unread input answers with a reset and throws away what it
+///   had not sent yet. When a write fails,
 ///   reading goes on until the end of input before the session ends, so
 ///   the peer's last frames (a GOAWAY saying why) still count.
 ///   Dropping the driver early ends the session as a transport end.
@@ -125,6 +129,8 @@ pub struct Driver<T, C> {
     /// until the peer's end, so that closing with unread input does not
     /// make the transport discard the last bytes sent (a TCP reset).
     lingering: bool,
+    /// While lingering: the end of the quiet period (no input) that ends it.
+    quiet_until: Option<Instant>,
     timer_fired: Option<Instant>,
     /// The deadline the timer was last polled for, still pending: polling
     /// it again for the same deadline (and the same task) is skipped.
@@ -159,6 +165,7 @@ impl<T, C> Driver<T, C> {
             give_up_at: None,
             write_failed: None,
             lingering: false,
+            quiet_until: None,
             timer_fired: None,
             armed: None,
             done: None,
@@ -391,16 +398,20 @@ impl<T: Transport, C: Timer> Driver<T, C> {
             core.finish(end.clone());
             self.done = Some(end);
         }
-        // Read and drop until the peer's end (or the close timeout): a
-        // transport closed with unread input may discard what it still had
-        // to send (TCP answers with a reset).
-        while self.reading && !self.given_up(now) {
+        // Read and drop until the peer's end, a quiet spell or the close
+        // timeout: a transport closed with unread input may discard what it
+        // still had to send (TCP answers with a reset). The quiet spell ends
+        // it when the transport's close sends no end of its own (async-io's
+        // `Async<TcpStream>` only flushes) and the peer lingers too.
+        let quiet_until = *self.quiet_until.get_or_insert(now + LINGER_QUIET);
+        while self.reading && !self.given_up(now) && now < quiet_until {
             match self.io.poll_read(cx, &mut self.rbuf) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => self.reading = false,
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(_)) => self.quiet_until = Some(now + LINGER_QUIET),
                 Poll::Pending => return None,
             }
         }
+        self.reading = false;
         self.done.clone()
     }
 }
@@ -444,7 +455,8 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
                 if let Some(end) = this.try_finish(cx, now, true) {
                     return Poll::Ready(end);
                 }
-                if this.arm_timer(cx, now, this.give_up_at) {
+                let wake_at = [this.give_up_at, this.quiet_until].into_iter().flatten().min();
+                if this.arm_timer(cx, now, wake_at) {
                     continue;
                 }
                 return Poll::Pending;
