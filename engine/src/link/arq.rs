@@ -45,8 +45,12 @@ pub(crate) struct Arq<const MTU: usize, const WINDOW: usize> {
     retries: u8,
     /// The next sequence number the receiver expects.
     pub expected: u8,
-    /// An acknowledgement is owed to the peer.
+    /// An acknowledgement is owed to the peer now (spec.md [S-14.17]).
     pub ack_due: bool,
+    /// DATA frames accepted since the last frame that carried an Ack.
+    unacked: usize,
+    /// When the oldest of them must be acknowledged (the ack delay).
+    ack_at: Option<Instant>,
     /// A REJ is owed to the peer (reliable mode).
     pub rej_due: bool,
     /// A REJ was sent for the current gap; no other until it closes.
@@ -67,6 +71,8 @@ impl<const MTU: usize, const WINDOW: usize> Arq<MTU, WINDOW> {
             retries: 0,
             expected: 0,
             ack_due: false,
+            unacked: 0,
+            ack_at: None,
             rej_due: false,
             rej_sent: false,
         }
@@ -83,6 +89,8 @@ impl<const MTU: usize, const WINDOW: usize> Arq<MTU, WINDOW> {
         self.retries = 0;
         self.expected = 0;
         self.ack_due = false;
+        self.unacked = 0;
+        self.ack_at = None;
         self.rej_due = false;
         self.rej_sent = false;
     }
@@ -121,6 +129,14 @@ impl<const MTU: usize, const WINDOW: usize> Arq<MTU, WINDOW> {
         let i = (self.head + self.sent) % WINDOW;
         let seq = (self.base_seq + self.sent as u8) % SEQ_MODULUS;
         Some((seq, &self.slots[i][..usize::from(self.lens[i])]))
+    }
+
+    /// Whether the frame [`next_unsent`](Self::next_unsent) gives fills the
+    /// window: once it is sent, `window` frames are unacknowledged and the
+    /// sender can send nothing new before an Ack, so it asks for one (POLL,
+    /// spec.md §14.5).
+    pub fn fills_window(&self, window: usize) -> bool {
+        self.sent + 1 >= window.min(WINDOW)
     }
 
     /// The frame [`next_unsent`](Self::next_unsent) gave left at `now`.
@@ -208,15 +224,16 @@ impl<const MTU: usize, const WINDOW: usize> Arq<MTU, WINDOW> {
     // ----- receiver ------------------------------------------------------
 
     /// A DATA frame with `seq` arrived (reliable mode): is it the next one?
-    /// Owes an acknowledgement in every case, and a REJ for the first frame
-    /// past a gap.
+    /// A frame discarded (ahead or behind) owes an acknowledgement at once,
+    /// and the first frame past a gap a REJ; an accepted one is counted by
+    /// [`delivered`](Self::delivered).
     pub fn on_data(&mut self, seq: u8) -> Arrival {
-        self.ack_due = true;
         let ahead = seq_diff(seq, self.expected);
         if ahead == 0 {
             self.rej_sent = false;
             return Arrival::InOrder;
         }
+        self.ack_due = true;
         // With at most MAX_WINDOW frames unacknowledged, a frame ahead is
         // 1 to MAX_WINDOW - 1 past the expected one, and one already
         // received 1 to MAX_WINDOW behind it.
@@ -233,6 +250,53 @@ impl<const MTU: usize, const WINDOW: usize> Arq<MTU, WINDOW> {
     /// The expected frame was delivered.
     pub fn delivered(&mut self) {
         self.expected = (self.expected + 1) % SEQ_MODULUS;
+    }
+
+    /// Reliable mode: the frame just delivered was accepted at `now`;
+    /// acknowledge it once half the window (rounded up) is unacknowledged,
+    /// or `delay` after the oldest unacknowledged frame was accepted
+    /// (spec.md [S-14.17]).
+    pub fn owe_ack(&mut self, now: Instant, window: usize, delay: Duration) {
+        self.unacked += 1;
+        if self.ack_at.is_none() {
+            self.ack_at = Some(now + delay);
+        }
+        if self.unacked >= window.div_ceil(2) {
+            self.ack_due = true;
+        }
+    }
+
+    /// Whether an acknowledgement must go out at `now`: one is owed at once,
+    /// or the ack delay of the oldest unacknowledged frame has passed.
+    pub fn ack_now(&self, now: Instant) -> bool {
+        self.ack_due || self.ack_at.is_some_and(|t| now >= t)
+    }
+
+    /// When a delayed acknowledgement falls due, if one is pending and not
+    /// already due.
+    pub fn ack_deadline(&self) -> Option<Instant> {
+        if self.ack_due {
+            None
+        } else {
+            self.ack_at
+        }
+    }
+
+    /// Let time pass: once the ack delay has passed, the acknowledgement is
+    /// owed at once.
+    pub fn on_ack_timer(&mut self, now: Instant) {
+        if self.ack_now(now) {
+            self.ack_due = true;
+        }
+    }
+
+    /// A frame carrying Ack (and REJ, if one was owed) was sent: nothing is
+    /// owed any more.
+    pub fn acked(&mut self) {
+        self.ack_due = false;
+        self.rej_due = false;
+        self.unacked = 0;
+        self.ack_at = None;
     }
 }
 
@@ -307,6 +371,55 @@ mod tests {
         a.delivered();
         assert_eq!(a.on_data(3), Arrival::Ahead);
         assert!(a.rej_due, "a new gap");
+    }
+
+    #[test]
+    fn accepted_frames_are_acknowledged_at_half_the_window_or_after_the_delay() {
+        let t0 = Instant::from_millis(5);
+        for (window, half) in [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (8, 4)] {
+            let mut a = Arq::<8, 8>::new();
+            for k in 1..=2 * half {
+                assert_eq!(a.on_data(a.expected), Arrival::InOrder);
+                a.delivered();
+                a.owe_ack(t0, window, RTO);
+                assert_eq!(a.ack_now(t0), k % half == 0, "window {window}, frame {k}");
+                if a.ack_now(t0) {
+                    a.acked();
+                    assert_eq!(a.ack_deadline(), None);
+                }
+            }
+        }
+        // Below the count, the delay from the first unacknowledged frame.
+        let mut a = Arq::<8, 8>::new();
+        a.owe_ack(t0, 8, RTO);
+        a.owe_ack(t0 + Duration::from_millis(50), 8, RTO);
+        assert_eq!(a.ack_deadline(), Some(t0 + RTO));
+        a.on_ack_timer(t0 + Duration::from_millis(99));
+        assert!(!a.ack_now(t0 + Duration::from_millis(99)));
+        a.on_ack_timer(t0 + RTO);
+        assert!(a.ack_due);
+        assert_eq!(a.ack_deadline(), None, "due now: no timer left");
+        // A discarded frame is acknowledged at once.
+        a.acked();
+        assert_eq!(a.on_data(a.expected.wrapping_sub(1) % 16), Arrival::Behind);
+        assert!(a.ack_due);
+    }
+
+    #[test]
+    fn the_frame_that_fills_the_window_asks_for_an_ack() {
+        let mut a = Arq::<8, 4>::new();
+        for b in 0..4 {
+            push(&mut a, b);
+        }
+        for (i, window) in [(0, 3), (1, 3), (2, 3)] {
+            assert_eq!(a.fills_window(window), i == 2);
+            a.mark_sent(Instant::ZERO, RTO);
+        }
+        a.on_timeout(Instant::ZERO + RTO, RTO, 3).unwrap();
+        assert!(!a.fills_window(2), "go back: the first of the round again");
+        a.mark_sent(Instant::ZERO, RTO);
+        assert!(a.fills_window(2));
+        assert!(Arq::<8, 1>::new().fills_window(1), "window 1: every frame");
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub mod flags {
     /// a DATA frame ahead of the one it expects; go back to `ack` now
     /// (spec.md §14.5).
     pub const REJ: u8 = 0x1;
+    /// On DATA in reliable mode: this frame fills the sender's window, so
+    /// it can send nothing new before an Ack; the receiver acknowledges at
+    /// once instead of after its ack delay (spec.md [S-14.17]).
+    pub const POLL: u8 = 0x2;
 }
 
 /// Flag bits of a SYNC body's flags byte.

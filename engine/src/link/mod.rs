@@ -103,11 +103,34 @@ pub struct LinkConfig {
     pub window: u8,
     /// Reliable mode: how long the oldest unacknowledged frame waits before
     /// everything unacknowledged is sent again. It must exceed the time to
-    /// send a whole window and get the ack back.
+    /// send a whole window and get the ack back, and should exceed a frame
+    /// time plus the peer's [`ack_delay`](Self::ack_delay) (spec.md §14.5).
     pub retransmit_timeout: Duration,
     /// Reliable mode: retransmission rounds without progress before the
     /// session ends with [`LinkError::RetryLimit`].
     pub retry_limit: u8,
+    /// Reliable mode: the longest an accepted DATA frame waits for its
+    /// acknowledgement when nothing else triggers one (spec.md [S-14.17]:
+    /// half the window unacknowledged, a discarded frame, a POLL from the
+    /// sender, or a DATA frame of this side's own to carry it). Batching
+    /// acknowledgements this way saves the reverse direction one ACK frame
+    /// per DATA frame.
+    ///
+    /// The default, 50 ms, suits UART speeds. The delay runs from the
+    /// first unacknowledged frame, so it only lets the count act when it
+    /// exceeds the time to receive half a window: at 115200 baud a 128-byte
+    /// frame takes 12.5 ms on the line (144 bytes), so half of a window of
+    /// 8 arrives within 37.5 ms (one ACK per 4 DATA frames instead of one
+    /// per frame), and with 248-byte frames (23 ms) half of a window of 4
+    /// within 23 ms. It stays well below the retransmission timeout (250 ms by
+    /// default), which should exceed the time the peer may take to
+    /// acknowledge: a frame time plus its ack delay, or half a window of
+    /// frames. Only the last frames of a burst wait for it, and only the
+    /// sender's buffer waits (the data was delivered when it arrived); a
+    /// sender whose window is full asks for its Ack at once (POLL).
+    /// [`Duration::ZERO`] acknowledges every frame as soon as the input
+    /// that brought it has been handled.
+    pub ack_delay: Duration,
     /// How often a side whose link is not up repeats its SYNC.
     pub sync_interval: Duration,
 }
@@ -123,11 +146,13 @@ impl LinkConfig {
             retransmit_timeout: Duration::from_millis(250),
             retry_limit: 8,
             sync_interval: Duration::from_millis(250),
+            ack_delay: Duration::from_millis(50),
         }
     }
 
     /// Reliable mode with `epoch`, a window of 8 (clamped to the link's
-    /// `WINDOW`), a 250 ms retransmission timeout and 8 retries.
+    /// `WINDOW`), a 250 ms retransmission timeout, 8 retries and a 50 ms
+    /// ack delay.
     #[must_use]
     pub const fn reliable(epoch: u32) -> Self {
         LinkConfig { mode: LinkMode::Reliable, ..Self::fail_stop(epoch) }
@@ -146,6 +171,14 @@ impl LinkConfig {
     pub const fn with_retransmit(mut self, timeout: Duration, retry_limit: u8) -> Self {
         self.retransmit_timeout = timeout;
         self.retry_limit = retry_limit;
+        self
+    }
+
+    /// The same configuration with another ack delay (reliable mode; see
+    /// [`ack_delay`](Self::ack_delay)).
+    #[must_use]
+    pub const fn with_ack_delay(mut self, delay: Duration) -> Self {
+        self.ack_delay = delay;
         self
     }
 
@@ -432,7 +465,7 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
     }
 
     /// Let time pass: repeat SYNC while syncing, retransmit (or give up)
-    /// in reliable mode, and run the session's own timers. Calling it early
+    /// and owe delayed acknowledgements in reliable mode, and run the session's own timers. Calling it early
     /// or often is harmless.
     pub fn handle_timeout<S: Storage>(&mut self, now: Instant, session: &mut Session<S>) {
         if self.state == LinkState::Up && self.reliable {
@@ -440,6 +473,7 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
             if let Err(e) = self.arq.on_timeout(now, self.config.retransmit_timeout, limit) {
                 self.fail(now, e, session);
             }
+            self.arq.on_ack_timer(now);
         }
         session.handle_timeout(now);
     }
@@ -478,8 +512,8 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
     /// Write the next link frames into `out` and return how many bytes were
     /// written: a SYNC while syncing (or answering one), then in reliable
     /// mode the frames due for (re)transmission, then new frames pulled
-    /// from the session as the window allows, then an ACK if one is owed
-    /// and no DATA frame carried it. Frames are never split across calls;
+    /// from the session as the window allows, then an ACK if one is due
+    /// now (spec.md [S-14.17]) and no DATA frame carried it. Frames are never split across calls;
     /// 0 means nothing to send, or no room for the next frame (see
     /// [`transmit_needed`](Self::transmit_needed); a buffer of
     /// [`max_frame_wire_len`](Self::max_frame_wire_len) bytes always has
@@ -504,12 +538,11 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
         }
         if self.reliable {
             self.send_reliable(now, out, &mut w, session);
-            if self.arq.ack_due && self.state == LinkState::Up {
+            if self.state == LinkState::Up && self.arq.ack_now(now) {
                 let rej = if self.arq.rej_due { frame::flags::REJ } else { 0 };
                 let header = Header::new(Kind::Ack, 0, self.arq.expected, rej);
                 if self.put(header, &[], out, &mut w) {
-                    self.arq.ack_due = false;
-                    self.arq.rej_due = false;
+                    self.arq.acked();
                 }
             }
         } else {
@@ -519,12 +552,16 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called:
-    /// the link's own timers and the session's.
+    /// the link's own timers (SYNC repeat, retransmission, delayed
+    /// acknowledgement) and the session's.
     #[must_use]
     pub fn poll_timeout<S: Storage>(&self, session: &Session<S>) -> Option<Instant> {
         let own = match self.state {
             LinkState::Syncing => Some(self.next_sync_at),
-            LinkState::Up if self.reliable => self.arq.deadline(),
+            LinkState::Up if self.reliable => match (self.arq.deadline(), self.arq.ack_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
             _ => None,
         };
         match (own, session.poll_timeout()) {
@@ -637,17 +674,17 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
     ) {
         let rto = self.config.retransmit_timeout;
         loop {
+            let poll = if self.arq.fills_window(self.window) { frame::flags::POLL } else { 0 };
             if let Some((seq, body)) = self.arq.next_unsent() {
                 let rej = if self.arq.rej_due { frame::flags::REJ } else { 0 };
-                let header = Header::new(Kind::Data, seq, self.arq.expected, rej);
+                let header = Header::new(Kind::Data, seq, self.arq.expected, rej | poll);
                 let len = body.len();
                 // Encode from the ring straight into `out`.
                 match encode(header, body, &mut out[*w..]) {
                     Ok(n) => {
                         *w += n;
                         bump(&mut self.stats.frames_sent, 1);
-                        self.arq.ack_due = false;
-                        self.arq.rej_due = false;
+                        self.arq.acked();
                         if self.arq.mark_sent(now, rto) {
                             bump(&mut self.stats.frames_retransmitted, 1);
                         } else {
@@ -814,10 +851,15 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
             if self.state != LinkState::Up {
                 return;
             }
+            if header.flags & frame::flags::POLL != 0 {
+                // The sender's window is full: it waits for this Ack.
+                self.arq.ack_due = true;
+            }
             if self.arq.on_data(header.seq) != Arrival::InOrder {
                 bump(&mut self.stats.frames_dropped, 1);
                 return;
             }
+            self.arq.owe_ack(now, self.window, self.config.ack_delay);
         } else if header.seq != self.arq.expected {
             return self.fail(now, LinkError::FrameLost, session);
         }
@@ -931,6 +973,103 @@ mod tests {
             pump(&mut a, &mut b);
         }
         assert_eq!(read, 300);
+        // b acknowledges the last frames after its ack delay (spec.md
+        // [S-14.17]), a timer that poll_timeout includes.
+        let later = now + LinkConfig::reliable(2).ack_delay;
+        assert!(b.poll_timeout().is_some_and(|t| t <= later));
+        b.handle_timeout(later);
+        let n = b.poll_transmit(later, &mut wire);
+        assert!(n > 0);
+        assert_eq!(a.handle_input(later, &wire[..n]), n);
         assert_eq!(a.link().unacknowledged(), 0);
+    }
+
+    /// Delayed acknowledgements (spec.md [S-14.17]) on one link fed by
+    /// hand: half the window, the ack delay, a discarded frame, a POLL.
+    #[test]
+    fn acknowledgements_are_batched_by_count_and_delay() {
+        let t0 = Instant::from_millis(1000);
+        let delay = Duration::from_millis(10);
+        let mut link = Link::<136, 8>::new(LinkConfig::reliable(1).with_ack_delay(delay));
+        let mut session = Session::new(Config::server(), ArrayStorage::<2, 512, 512>::new(), t0);
+        let mut out = [0u8; 1024];
+        // Bring the link up by hand: answer its SYNC with an echo.
+        let _ = link.poll_transmit(t0, &mut out, &mut session);
+        let peer = LinkId { epoch: 9, session: 0 };
+        let body = SyncBody {
+            version: frame::VERSION,
+            reply: false,
+            reliable: true,
+            id: peer,
+            echo: Some(link.local_id()),
+            mtu: 136,
+            window: 8,
+        };
+        let frame_of = |header: Header, body: &[u8]| {
+            let mut w = [0u8; 300];
+            let n = encode(header, body, &mut w).unwrap();
+            w[..n].to_vec()
+        };
+        let sync = frame_of(Header::new(Kind::Sync, 0, 0, 0), &body.to_bytes());
+        assert_eq!(link.handle_input(t0, &sync, &mut session), sync.len());
+        assert_eq!(link.state(), LinkState::Up);
+        // Its first DATA frame (the session's preface and SETTINGS); the
+        // peer's preface and SETTINGS (Seq 0), answered by a SETTINGS ACK
+        // (a DATA frame carrying the Ack); acknowledge both so that only
+        // acknowledgements remain to be sent.
+        assert!(link.poll_transmit(t0, &mut out, &mut session) > 0);
+        let hello = frame_of(Header::new(Kind::Data, 0, 1, 0), b"BRAID\r\n\x01\0\0\0\x40\0\0\0\0");
+        assert_eq!(link.handle_input(t0, &hello, &mut session), hello.len());
+        assert!(link.poll_transmit(t0, &mut out, &mut session) > 0);
+        let ack = frame_of(Header::new(Kind::Ack, 0, 2, 0), &[]);
+        assert_eq!(link.handle_input(t0, &ack, &mut session), ack.len());
+        assert_eq!(link.poll_transmit(t0, &mut out, &mut session), 0);
+        assert_eq!(link.unacknowledged(), 0);
+        // DATA bodies the session takes without answering: PING ACKs that
+        // match no PING (spec.md §11.2).
+        let pong = |n: u8| [0u8, 0, 8, 0x51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n];
+        let mut seq = 1u8;
+        let send = |link: &mut Link<136, 8>, session: &mut Session<_>, now, seq: &mut u8, flags| {
+            let f = frame_of(Header::new(Kind::Data, *seq, 1, flags), &pong(*seq));
+            *seq = (*seq + 1) % 16;
+            assert_eq!(link.handle_input(now, &f, session), f.len());
+        };
+        let acks = |link: &mut Link<136, 8>, session: &mut Session<_>, now, out: &mut [u8]| {
+            let n = link.poll_transmit(now, out, session);
+            let mut acks = 0;
+            for part in out[..n].split(|&b| b == 0).filter(|p| !p.is_empty()) {
+                let mut buf = [0u8; 300];
+                let (h, _) = frame::decode(part, &mut buf).unwrap();
+                assert_eq!(h.kind, Kind::Ack, "only acknowledgements");
+                acks += 1;
+            }
+            acks
+        };
+        // Window 8: every 4th accepted frame is acknowledged at once.
+        for round in 0..2 {
+            for i in 0..4 {
+                send(&mut link, &mut session, t0, &mut seq, 0);
+                let want = usize::from(i == 3);
+                assert_eq!(acks(&mut link, &mut session, t0, &mut out), want, "round {round}, frame {i}");
+            }
+        }
+        // One frame: nothing until the delay has passed, a timer that
+        // poll_timeout names.
+        send(&mut link, &mut session, t0, &mut seq, 0);
+        assert_eq!(acks(&mut link, &mut session, t0, &mut out), 0);
+        assert_eq!(link.poll_timeout(&session).map(|t| t <= t0 + delay), Some(true));
+        let early = t0 + Duration::from_millis(9);
+        link.handle_timeout(early, &mut session);
+        assert_eq!(acks(&mut link, &mut session, early, &mut out), 0);
+        link.handle_timeout(t0 + delay, &mut session);
+        assert_eq!(acks(&mut link, &mut session, t0 + delay, &mut out), 1);
+        // A POLL is answered at once.
+        send(&mut link, &mut session, t0 + delay, &mut seq, frame::flags::POLL);
+        assert_eq!(acks(&mut link, &mut session, t0 + delay, &mut out), 1);
+        // A duplicate is answered at once.
+        seq -= 1;
+        send(&mut link, &mut session, t0 + delay, &mut seq, 0);
+        assert_eq!(acks(&mut link, &mut session, t0 + delay, &mut out), 1);
+        assert_eq!(link.stats().frames_dropped, 1);
     }
 }
