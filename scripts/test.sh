@@ -17,12 +17,15 @@ step "clippy (warnings denied)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p braid --all-targets --features std,wakers,log,link -- -D warnings
 
-step "no_std engine for thumbv7em-none-eabihf (no features, defmt, alloc+wakers+log, link, link+defmt)"
+step "no_std for thumbv7em-none-eabihf: the engine (no features, defmt, alloc+wakers+log, link, link+defmt) and braid-embedded"
 cargo build -p braid --target thumbv7em-none-eabihf
 cargo build -p braid --target thumbv7em-none-eabihf --features defmt
 cargo build -p braid --target thumbv7em-none-eabihf --features alloc,wakers,log
 cargo build -p braid --target thumbv7em-none-eabihf --features link
 cargo build -p braid --target thumbv7em-none-eabihf --features link,defmt
+cargo build -p braid-embedded --target thumbv7em-none-eabihf
+cargo build -p braid-embedded --target thumbv7em-none-eabihf --features defmt
+cargo clippy -p braid-embedded --target thumbv7em-none-eabihf --features defmt -- -D warnings
 
 step "rustdoc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
