@@ -15,6 +15,10 @@ fn malformed_meta(chunk: usize, block: &[u8]) -> Harness {
     let d = h.step(&data(1, flags::SYN | flags::META, &meta_payload(block, b"data")));
     expect_protocol_error(&mut h, &d, P::MetadataMalformed, C::PROTOCOL_ERROR, 1);
     assert_eq!(h.s.stats().data_received, 0);
+    // However the input was chunked, a stream whose opening metadata never
+    // completed was never announced, and is gone.
+    assert_eq!(h.s.streams_in_use(), 0);
+    assert!(h.s.accept().is_err());
     h
 }
 

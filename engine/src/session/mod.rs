@@ -603,6 +603,16 @@ impl<S: Storage> Session<S> {
             if s.id != 0 {
                 s.set(bit::SESSION_ENDED);
                 s.clear(bit::RST_PENDING | bit::OPEN_PENDING | bit::WANT_WRITABLE);
+                if s.has(bit::META_ARRIVING) {
+                    // Metadata cut short by the end never completes: drop
+                    // it, so the stream ends the same however the input
+                    // was chunked (a read gives SessionClosed). A peer's
+                    // stream whose opening metadata was still arriving was
+                    // never announced: it goes.
+                    s.rx.clear();
+                    s.rx_meta = 0;
+                    s.clear(bit::META_ARRIVING | bit::INCOMING);
+                }
                 #[cfg(feature = "wakers")]
                 self.wake(slot, true, true);
                 self.retire(slot);
