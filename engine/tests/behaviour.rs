@@ -558,3 +558,44 @@ fn end_of_transport_after_a_graceful_go_away_is_graceful() {
     p.client.handle_eof(p.now);
     assert!(!p.client.close_reason().unwrap().is_graceful());
 }
+
+/// `restart` turns a used session, streams and all, into a fresh one over
+/// the same storage: it behaves exactly as `Session::new` would.
+#[test]
+fn restart_gives_a_fresh_session_over_the_same_storage() {
+    let mut p = pair(Config::client(), Config::server());
+    let a = p.client.open().unwrap();
+    p.client.write(a, b"before").unwrap();
+    p.step();
+    assert_eq!(p.server.accept(), Ok(a));
+    p.client.go_away(ErrorCode::PROTOCOL_ERROR, b"start over").unwrap();
+    p.step();
+    assert!(p.client.close_reason().is_some() && p.server.close_reason().is_some());
+
+    let now = p.now;
+    p.client.restart(Config::client(), now);
+    p.server.restart(Config::server(), now);
+    let fresh = Session::new(Config::client(), S::new(), now);
+    for s in [&p.client, &p.server] {
+        assert_eq!(s.state(), SessionState::Handshaking);
+        assert_eq!(s.streams_in_use(), 0);
+        assert_eq!(s.close_reason(), None);
+        assert_eq!(s.stats(), fresh.stats());
+        assert_eq!(s.local_settings(), fresh.local_settings());
+    }
+    assert_eq!(p.client.read(a, &mut [0u8; 8]), Err(ReadError::UnknownStream), "old streams are gone");
+    assert!(p.client.poll_event().is_none() && p.server.poll_event().is_none(), "old events are gone");
+
+    // A new handshake, and streams from the first id again.
+    p.step();
+    assert_eq!(events(&mut p.client), vec![Event::Connected]);
+    let b = p.client.open().unwrap();
+    assert_eq!(b, a, "ids start over");
+    p.client.write(b, b"after").unwrap();
+    p.client.finish(b).unwrap();
+    p.step();
+    assert_eq!(p.server.accept(), Ok(b));
+    let mut buf = [0u8; 16];
+    assert_eq!(p.server.read(b, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"after");
+}

@@ -248,9 +248,12 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
                 framing.handle_eof(now, old);
             }
         }
-        // NOTE: `Session::new` is not `const` and there is no in-place
-        // reset, so the new session is built and then moved into place.
-        self.session = Some(Session::new(self.config, ArrayStorage::new(), now));
+        // Later sessions restart the engine in place; only the first is
+        // built (on the stack, then moved: `Session::new` is not `const`).
+        match self.session.as_mut() {
+            Some(session) => session.restart(self.config, now),
+            None => self.session = Some(Session::new(self.config, ArrayStorage::new(), now)),
+        }
         self.generation = self.generation.wrapping_add(1).max(1);
         self.ended_at = None;
         self.deadline = None;

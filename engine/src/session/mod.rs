@@ -287,20 +287,16 @@ pub struct Session<S: Storage> {
     stats: Stats,
 }
 
-impl<S: Storage> Session<S> {
-    /// A session over `storage`, configured by `config`, starting at `now`.
-    ///
-    /// What this side announces is `config` clamped to `storage`: the
-    /// stream window to the receive buffer less the metadata allowance, the
-    /// inbound stream credit to the slots kept for the peer.
-    pub fn new(config: Config, storage: S, now: Instant) -> Self {
-        let local = announced_settings(&config, &storage);
-        let first = config.role.first_id().0;
-        Session {
-            config,
-            local,
+/// Every field of a fresh [`Session`] but its storage, handed to `$then`
+/// as `field: value,` pairs: [`Session::new`] builds the struct from them,
+/// [`Session::restart`] assigns them in place.
+macro_rules! fresh_fields {
+    ($then:ident, $config:expr, $local:expr, $first:expr, $now:expr) => {{
+        let (config, local, first, now): (Config, Settings, u32, Instant) = ($config, $local, $first, $now);
+        $then! {
+            config: config,
+            local: local,
             peer: Settings::DEFAULT,
-            storage,
             state: SessionState::Handshaking,
             flags: 0,
             created: now,
@@ -349,6 +345,50 @@ impl<S: Storage> Session<S> {
             trace: TraceQueue::new(config.trace),
             stats: Stats::default(),
         }
+    }};
+}
+
+impl<S: Storage> Session<S> {
+    /// A session over `storage`, configured by `config`, starting at `now`.
+    ///
+    /// What this side announces is `config` clamped to `storage`: the
+    /// stream window to the receive buffer less the metadata allowance, the
+    /// inbound stream credit to the slots kept for the peer.
+    pub fn new(config: Config, storage: S, now: Instant) -> Self {
+        let local = announced_settings(&config, &storage);
+        let first = config.role.first_id().0;
+        macro_rules! build {
+            ($($field:ident: $value:expr,)*) => {
+                Session { storage, $($field: $value,)* }
+            };
+        }
+        fresh_fields!(build, config, local, first, now)
+    }
+
+    /// Start over: the session becomes what `Session::new(config, storage,
+    /// now)` would return, over the same storage, without moving it.
+    /// Every stream of the old session is forgotten (tasks waiting on a
+    /// stream's waker are woken), and so are its events, queued output and
+    /// trace. For fixed storage this avoids building a second session,
+    /// whose size is mostly stream buffers, on the stack: what a
+    /// microcontroller does when the serial link starts a new session
+    /// (spec.md §14).
+    pub fn restart(&mut self, config: Config, now: Instant) {
+        for slot in 0..self.storage.slot_bound() as Slot {
+            if self.storage.stream(slot).id != 0 {
+                #[cfg(feature = "wakers")]
+                self.wake(slot, true, true);
+                self.storage.remove(slot);
+            }
+        }
+        let local = announced_settings(&config, &self.storage);
+        let first = config.role.first_id().0;
+        macro_rules! assign {
+            ($($field:ident: $value:expr,)*) => {
+                $(self.$field = $value;)*
+            };
+        }
+        fresh_fields!(assign, config, local, first, now);
     }
 
     // ----- getters -------------------------------------------------------
