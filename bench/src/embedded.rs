@@ -1,6 +1,7 @@
 //! Group `embedded`: braid's serial link layer (feature `link`, spec.md
-//! §14) on a simulated UART: what a firmware gets out of a 115200-baud line
-//! before any firmware exists.
+//! §14) on a simulated UART: what a firmware gets out of a 115200-baud line;
+//! then what the example firmware (`examples/firmware`) costs in flash,
+//! static RAM and stack (see [`firmware`]).
 //!
 //! # The line
 //!
@@ -71,10 +72,19 @@
 //!   (frames): DATA frames sent again, both sides; medians over the seeds
 //!   at BER 1e-5, for the record. `uart_bits_flipped` is the line's own
 //!   count (median), to compare.
+//! - `firmware_flash_bytes` (bytes, bar ≤ 32768) and
+//!   `firmware_static_ram_bytes` (bytes, bar ≤ 8192): the example
+//!   firmware's ELF, built by the group (size-optimised release profile);
+//!   `firmware_stack_peak_bytes` (bytes): its stack peak as the firmware
+//!   reports it on QEMU, not printed when `qemu-system-arm` is missing. See
+//!   [`firmware`] for how they are measured.
 //!
 //! Bars are checked on stderr ("met" / "NOT MET"); a missed bar does not
 //! fail the group. A run that cannot finish (the link goes down, the
-//! transfer stalls, the session ends) and corrupted bytes delivered do.
+//! transfer stalls, the session ends) and corrupted bytes delivered do, and
+//! so does a firmware that does not build or that fails on QEMU.
+
+mod firmware;
 
 use crate::{figure, GroupResult};
 use braid::link::frame::Kind;
@@ -283,10 +293,14 @@ pub fn run() -> GroupResult {
     figure("uart_bits_flipped", format_args!("{:.0}", median(&mut flipped)), "bits");
     bar("uart_goodput_ratio", ratio, true, 0.75);
     bar("uart_corrupted_bytes_delivered", corrupted as f64, false, 0.0);
+
+    // ----- the example firmware -----------------------------------------
+    // Its figures print even when the UART runs delivered corrupted bytes.
+    let firmware = firmware::run();
     if corrupted > 0 {
         return Err(format!("{corrupted} corrupted bytes were delivered to the reader"));
     }
-    Ok(())
+    firmware
 }
 
 /// One UART run: [`UART_SECONDS`] at `ber_per_million`, from `seed`.

@@ -70,7 +70,8 @@ const GROUPS: &[Group] = &[
     },
     Group {
         name: "embedded",
-        about: "the serial link on a simulated 115200-baud UART: efficiency, goodput under bit errors",
+        about: "the serial link on a simulated 115200-baud UART: efficiency, goodput under bit errors; \
+                the example firmware's flash, static RAM and stack peak (QEMU)",
         run: embedded::run,
     },
 ];
