@@ -480,6 +480,41 @@ fn a_rebooted_peer_is_detected_and_both_start_over() {
     }));
 }
 
+/// A side configured with a smaller MTU than its buffers allow
+/// (`LinkConfig::with_mtu`) announces that MTU, and it bounds the DATA
+/// bodies it sends though the peer accepts more; values outside 80 to the
+/// link's MTU are clamped.
+/// Checks [S-14.12].
+#[test]
+fn a_configured_mtu_is_announced_and_bounds_data_bodies() {
+    let mut s = Scripted::new(reliable().with_mtu(96));
+    let step = s.drain();
+    assert_eq!(step.syncs()[0].mtu, 96);
+    let body = sync_body(s.peer, Some(s.id()), false, true);
+    assert_eq!(usize::from(body.mtu), MTU, "the peer accepts the most");
+    s.step(&sync(&body));
+    s.step(&data(0, 0, &peer_preface()));
+    assert_eq!(s.side.link().mtu(), 96);
+    let id = s.side.session_mut().open().unwrap();
+    s.side.session_mut().write(id, &[7u8; 1000]).unwrap();
+    let mut seen = 0;
+    for _ in 0..40 {
+        let step = s.drain();
+        for f in step.data() {
+            assert!(f.body.len() <= 96, "{}", f.body.len());
+            seen += 1;
+        }
+        if let Some(last) = step.data().last() {
+            s.step(&ack((last.header.seq + 1) % 16, false));
+        }
+    }
+    assert!(seen > 5, "{seen}");
+    for (asked, announced) in [(10, 80), (5000, MTU as u16)] {
+        let mut s = Scripted::new(reliable().with_mtu(asked));
+        assert_eq!(s.drain().syncs()[0].mtu, announced);
+    }
+}
+
 /// The smaller MTU bounds DATA bodies; reliable mode needs both sides to
 /// ask for it; a session frame that cannot fit the MTU ends the session.
 /// Checks [S-14.12].

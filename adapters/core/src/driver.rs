@@ -1,7 +1,9 @@
 //! The driver: the future that moves bytes between the engine and the
 //! transport, and time into the engine.
 
+use crate::config::Config;
 use crate::error::SessionEnd;
+use crate::serial::Restarter;
 use crate::shared::{Core, Shared};
 use braid::Instant;
 use std::future::Future;
@@ -105,6 +107,9 @@ const LINGER_QUIET: braid::Duration = braid::Duration::from_millis(500);
 ///   Dropping the driver early ends the session as a transport end.
 pub struct Driver<T, C> {
     shared: Arc<Shared>,
+    /// On a [`SerialLink`](crate::SerialLink): what starts the next session
+    /// when one ends.
+    serial: Option<Restarter>,
     io: T,
     timer: C,
     rbuf: Box<[u8]>,
@@ -143,11 +148,15 @@ impl<T, C> Driver<T, C> {
         shared: Arc<Shared>,
         io: T,
         timer: C,
-        (read_buffer, write_buffer): (usize, usize),
-        trim_every: std::time::Duration,
-        close_within: std::time::Duration,
+        config: &Config,
+        serial: Option<Restarter>,
     ) -> Self {
+        let (read_buffer, write_buffer) = config.buffers();
+        let write_buffer = shared.lock().out.buf.len().max(write_buffer);
+        let trim_every = config.trim_every();
+        let close_within = config.close_within();
         Driver {
+            serial,
             shared,
             io,
             timer,
@@ -198,6 +207,8 @@ struct Turn {
     over: bool,
     /// The next deadline to wake up for.
     deadline: Option<Instant>,
+    /// The link (if any) has every frame it sent acknowledged.
+    settled: bool,
 }
 
 impl<T: Transport, C: Timer> Driver<T, C> {
@@ -242,7 +253,7 @@ impl<T: Transport, C: Timer> Driver<T, C> {
                         core.transport_error = Some(Arc::new(e));
                     }
                 }
-                core.session.handle_eof(now);
+                core.wire_eof(now);
             }
             Input::Failed(e) => {
                 self.reading = false;
@@ -251,13 +262,13 @@ impl<T: Transport, C: Timer> Driver<T, C> {
                 if !core.is_ended() && core.transport_error.is_none() {
                     core.transport_error = Some(Arc::new(e));
                 }
-                core.session.handle_eof(now);
+                core.wire_eof(now);
             }
         }
         // A timer may fire a hair before the clock reads its deadline.
         let tnow = self.timer_fired.take().map_or(now, |fired| now.max(fired));
-        if core.session.poll_timeout().is_some_and(|t| t <= tnow) {
-            core.session.handle_timeout(tnow);
+        if core.wire_deadline().is_some_and(|t| t <= tnow) {
+            core.wire_timeout(tnow);
             pump = true;
         }
         if std::mem::take(&mut core.activity) && self.next_trim.is_none() {
@@ -285,10 +296,10 @@ impl<T: Transport, C: Timer> Driver<T, C> {
             self.give_up_at = Some(now + self.close_within);
         }
         let over = core.session.state() == braid::SessionState::Closed && core.out.len == 0;
-        let deadline =
-            [core.session.poll_timeout(), self.next_trim, self.give_up_at].into_iter().flatten().min();
+        let deadline = [core.wire_deadline(), self.next_trim, self.give_up_at].into_iter().flatten().min();
         core.driver_deadline = deadline;
-        Turn { ended, over, deadline }
+        let settled = !core.link_unsettled();
+        Turn { ended, over, deadline, settled }
     }
 
     /// Write what is buffered until the transport is full or the buffer is
@@ -326,7 +337,7 @@ impl<T: Transport, C: Timer> Driver<T, C> {
         if !core.is_ended() && core.transport_error.is_none() {
             core.transport_error = Some(Arc::new(e));
         }
-        core.session.handle_eof(now);
+        core.wire_eof(now);
         core.pump(now, true);
     }
 
@@ -354,6 +365,41 @@ impl<T: Transport, C: Timer> Driver<T, C> {
                 false
             }
         }
+    }
+
+    /// Whether a new session will follow this one: on a serial link whose
+    /// transport still works and whose [`SerialLink`](crate::SerialLink)
+    /// handle wants more.
+    fn serial_goes_on(&self) -> bool {
+        self.reading
+            && self.writing
+            && self.write_failed.is_none()
+            && self.serial.as_ref().is_some_and(Restarter::wanted)
+    }
+
+    /// Start the serial link's next session: the ended one learns its end,
+    /// the link moves to a fresh session and syncs again
+    /// ([`braid::link::Link::restart`]), and the new session's handle goes
+    /// to the [`SerialLink`](crate::SerialLink).
+    fn restart(&mut self, cx: &mut Context<'_>, now: Instant) {
+        let Some(serial) = &self.serial else {
+            return;
+        };
+        let mut old = self.shared.lock();
+        let end = old.end_now();
+        let mut link = old.link.take();
+        old.finish(end);
+        drop(old);
+        if let Some(link) = link.as_mut() {
+            link.restart(now);
+        }
+        let shared = serial.start(now, link, self.shared.clock, self.shared.epoch);
+        shared.lock().set_driver(cx.waker());
+        self.shared = shared;
+        self.give_up_at = None;
+        self.next_trim = None;
+        self.timer_fired = None;
+        self.armed = None;
     }
 
     /// Once the session is over and everything is written (or the close
@@ -396,6 +442,10 @@ impl<T: Transport, C: Timer> Driver<T, C> {
             let mut core = self.shared.lock();
             let end = core.end_now();
             core.finish(end.clone());
+            drop(core);
+            if let Some(serial) = &self.serial {
+                serial.finish(&end);
+            }
             self.done = Some(end);
         }
         // Read and drop until the peer's end, a quiet spell or the close
@@ -420,7 +470,7 @@ impl<T: Transport, C: Timer> Driver<T, C> {
 /// queue is full, so drain that and go on.
 fn feed(core: &mut Core, now: Instant, mut data: &[u8]) {
     while !data.is_empty() {
-        let n = core.session.handle_input(now, data);
+        let n = core.wire_input(now, data);
         data = &data[n..];
         if n == 0 && !core.drain_trace(now) {
             break;
@@ -486,7 +536,15 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
                     this.fail(now, e);
                 }
             }
-            if turn.ended || (!this.writing && this.write_failed.is_none()) {
+            if turn.ended && this.serial_goes_on() {
+                // A serial link carries a new session in place of the old
+                // one once the old one's last frames are written and
+                // acknowledged (or the close timeout passed).
+                if turn.over && this.wpos == this.wlen && (turn.settled || this.given_up(now)) {
+                    this.restart(cx, now);
+                    continue;
+                }
+            } else if turn.ended || (!this.writing && this.write_failed.is_none()) {
                 if let Some(end) = this.try_finish(cx, now, turn.over) {
                     return Poll::Ready(end);
                 }
@@ -522,10 +580,14 @@ impl<T, C> Drop for Driver<T, C> {
             let e = io::Error::other("the session's driver was dropped before the session ended");
             core.transport_error = Some(Arc::new(e));
         }
-        core.session.handle_eof(now);
+        core.wire_eof(now);
         core.pump(now, true);
         let end = core.end_now();
-        core.finish(end);
+        core.finish(end.clone());
+        drop(core);
+        if let Some(serial) = &self.serial {
+            serial.finish(&end);
+        }
     }
 }
 

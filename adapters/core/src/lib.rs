@@ -17,6 +17,10 @@
 //!   reset code; splits into [`ReadHalf`] and [`WriteHalf`]. See its docs for
 //!   what dropping a stream does.
 //! - [`Driver`]: the future that runs the session (no runtime inside).
+//! - [`SerialLink`]: sessions over a serial byte stream through braid's
+//!   link layer ([`braid::link`]: CRC-checked COBS frames, fail-stop or
+//!   reliable go-back-N), a new session after each one ends, for talking to
+//!   a microcontroller running `braid-embedded` over a UART.
 //! - [`Config`]: the engine's configuration plus buffers, limits and the
 //!   frame trace.
 //! - [`Error`]: what operations report, also inside [`std::io::Error`];
@@ -58,6 +62,7 @@ mod driver;
 mod error;
 #[cfg(feature = "futures-io")]
 mod futures_io;
+mod serial;
 mod session;
 mod shared;
 mod stream;
@@ -67,7 +72,9 @@ pub use self::futures_io::FuturesIo;
 pub use config::{Config, Trace, TraceCallback};
 pub use driver::{Driver, Timer, Transport};
 pub use error::{Error, SessionEnd};
+pub use serial::{NextSession, SerialClosed, SerialLink};
 pub use session::{Accept, Closed, Open, Ping, Reply, Session};
+pub use shared::LinkLayer;
 pub use stream::{ReadHalf, Stream, StreamMetadata, WriteHalf};
 
 pub use braid::{CloseReason, ErrorCode, LocalError, Role, SessionState, Stats, StreamId, StreamInfo};

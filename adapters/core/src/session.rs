@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::driver::{Driver, Timer, Transport};
 use crate::error::{Error, SessionEnd};
-use crate::shared::{Core, Shared, Tracked};
+use crate::shared::{Core, LinkLayer, Shared, Tracked};
 use crate::stream::{encode, Stream, StreamInner, StreamMetadata};
 use braid::{ErrorCode, OpenError, Role, SessionState, Stats, StreamError, StreamId, VecStorage};
 use std::future::Future;
@@ -59,6 +59,30 @@ pub enum Reply {
     Refuse(ErrorCode),
 }
 
+/// The state of a new session: an engine at `now` (braid's clock, whose
+/// zero is `epoch` on the runtime's `clock`) over fresh storage, carried by
+/// `link` if given.
+pub(crate) fn build_shared(
+    role: Role,
+    config: &Config,
+    now: braid::Instant,
+    link: Option<Box<LinkLayer>>,
+    clock: fn() -> std::time::Instant,
+    epoch: std::time::Instant,
+) -> Arc<Shared> {
+    let (streams, rx, tx) = config.storage_limits();
+    let storage = VecStorage::new(streams, rx, tx);
+    let engine = braid::Session::new(config.engine_for(role), storage, now);
+    let (_, mut write_buffer) = config.buffers();
+    if link.is_some() {
+        // Every link frame fits whole.
+        write_buffer = write_buffer.max(LinkLayer::max_frame_wire_len());
+    }
+    let mut core = Core::new(engine, write_buffer, config.trace_mode().clone(), config.label_for(role));
+    core.link = link;
+    Arc::new(Shared::new(core, clock, epoch))
+}
+
 impl Session {
     /// A session over `io`, driven by the returned [`Driver`] with `timer`.
     /// Nothing happens until the driver is polled (spawn it).
@@ -67,22 +91,14 @@ impl Session {
         T: Transport,
         C: Timer,
     {
-        let epoch = C::now();
-        let (streams, rx, tx) = config.storage_limits();
-        let storage = VecStorage::new(streams, rx, tx);
-        let engine = braid::Session::new(config.engine_for(role), storage, braid::Instant::ZERO);
-        let (read_buffer, write_buffer) = config.buffers();
-        let core = Core::new(engine, write_buffer, config.trace_mode().clone(), config.label_for(role));
-        let shared = Arc::new(Shared::new(core, C::now, epoch));
-        let driver = Driver::new(
-            shared.clone(),
-            io,
-            timer,
-            (read_buffer, write_buffer),
-            config.trim_every(),
-            config.close_within(),
-        );
-        (Session { handle: Arc::new(Handle { shared }) }, driver)
+        let shared = build_shared(role, config, braid::Instant::ZERO, None, C::now, C::now());
+        let driver = Driver::new(shared.clone(), io, timer, config, None);
+        (Session::from_shared(shared), driver)
+    }
+
+    /// A handle to the session behind `shared` (its first).
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Session {
+        Session { handle: Arc::new(Handle { shared }) }
     }
 
     fn shared(&self) -> &Arc<Shared> {
@@ -270,6 +286,14 @@ impl Session {
     /// session is locked.
     pub fn inspect<R>(&self, f: impl FnOnce(&braid::Session<VecStorage>) -> R) -> R {
         f(&self.shared().lock().session)
+    }
+
+    /// The serial link's counters so far, on a session a
+    /// [`SerialLink`](crate::SerialLink) carries, while it is the link's
+    /// current session; `None` otherwise.
+    #[must_use]
+    pub fn link_stats(&self) -> Option<braid::link::LinkStats> {
+        self.shared().lock().link.as_ref().map(|l| *l.stats())
     }
 
     fn adopt(&self, core: &mut Core, id: StreamId, local: bool, meta: Option<StreamMetadata>) -> Stream {

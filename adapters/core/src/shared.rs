@@ -18,6 +18,12 @@ use std::task::Waker;
 /// The engine over growable storage, as the adapters use it.
 pub(crate) type Engine = braid::Session<VecStorage>;
 
+/// The serial link layer a [`SerialLink`](crate::SerialLink) runs its
+/// sessions over: DATA bodies of up to 1024 bytes and a window of up to 8
+/// frames, the most the link allows; the SYNC exchange negotiates both down
+/// to what the peer supports (a microcontroller usually announces less).
+pub type LinkLayer = braid::link::Link<1024, 8>;
+
 /// A dropped stream whose write side was finished keeps reading (and
 /// discarding) what the peer still sends, up to this many bytes, so that
 /// the data and FIN it sent arrive intact; past it the stream is reset with
@@ -141,6 +147,9 @@ pub(crate) struct OutBuf {
 /// Everything behind the lock.
 pub(crate) struct Core {
     pub(crate) session: Engine,
+    /// The serial link layer under the session, on a
+    /// [`SerialLink`](crate::SerialLink): every wire byte goes through it.
+    pub(crate) link: Option<Box<LinkLayer>>,
     /// Frames waiting for the driver to write them.
     pub(crate) out: OutBuf,
     /// The driver's task.
@@ -181,6 +190,7 @@ impl Core {
     pub(crate) fn new(session: Engine, write_buffer: usize, trace: Trace, label: String) -> Self {
         Core {
             session,
+            link: None,
             out: OutBuf { buf: vec![0; write_buffer].into_boxed_slice(), len: 0 },
             driver: None,
             driver_write_idle: true,
@@ -261,6 +271,7 @@ impl Core {
                 self.pending_output = true;
             }
             let acted = self.drain_events();
+            self.drain_link_events(now);
             self.drain_trace(now);
             if !acted {
                 break;
@@ -272,7 +283,7 @@ impl Core {
         self.activity = true;
         let wake = (self.out.len > 0 && self.driver_write_idle)
             || self.session.state() == SessionState::Closed
-            || self.session.poll_timeout().is_some_and(|t| self.driver_deadline.is_none_or(|d| t < d));
+            || self.wire_deadline().is_some_and(|t| self.driver_deadline.is_none_or(|d| t < d));
         if wake {
             self.driver_write_idle = false;
             self.wake_driver();
@@ -283,14 +294,81 @@ impl Core {
     /// `out` is full.
     fn transmit(&mut self, now: Instant) {
         loop {
-            let n = self.session.poll_transmit(now, &mut self.out.buf[self.out.len..]);
+            let room = &mut self.out.buf[self.out.len..];
+            let n = match &mut self.link {
+                Some(link) => link.poll_transmit(now, room, &mut self.session),
+                None => self.session.poll_transmit(now, room),
+            };
             self.out.len += n;
             // With tracing on, a full trace queue also stops the engine.
             let traced = self.drain_trace(now);
             if n == 0 && !traced {
                 // Nothing left, or the next frame needs more room than is left.
-                self.pending_output = self.session.transmit_needed() != 0;
+                let needed = match &self.link {
+                    Some(link) => link.transmit_needed(),
+                    None => self.session.transmit_needed(),
+                };
+                self.pending_output = needed != 0;
                 return;
+            }
+        }
+    }
+
+    // ----- the wire side: through the link layer when there is one -------
+
+    /// Feed transport bytes; how many were taken (fewer only when the trace
+    /// queue is full).
+    pub(crate) fn wire_input(&mut self, now: Instant, data: &[u8]) -> usize {
+        match &mut self.link {
+            Some(link) => link.handle_input(now, data, &mut self.session),
+            None => self.session.handle_input(now, data),
+        }
+    }
+
+    /// Run the timers that are due (the link's and the session's).
+    pub(crate) fn wire_timeout(&mut self, now: Instant) {
+        match &mut self.link {
+            Some(link) => link.handle_timeout(now, &mut self.session),
+            None => self.session.handle_timeout(now),
+        }
+    }
+
+    /// The transport ended (or failed).
+    pub(crate) fn wire_eof(&mut self, now: Instant) {
+        match &mut self.link {
+            Some(link) => link.handle_eof(now, &mut self.session),
+            None => self.session.handle_eof(now),
+        }
+    }
+
+    /// When [`wire_timeout`](Self::wire_timeout) is next due.
+    pub(crate) fn wire_deadline(&self) -> Option<Instant> {
+        match &self.link {
+            Some(link) => link.poll_timeout(&self.session),
+            None => self.session.poll_timeout(),
+        }
+    }
+
+    /// Whether the link (if any) still waits for the peer to acknowledge
+    /// frames it sent: the last frames of an ended session (its GOAWAY) are
+    /// delivered before a new session starts in its place.
+    pub(crate) fn link_unsettled(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.state() == braid::link::LinkState::Up && l.unacknowledged() > 0)
+    }
+
+    /// Handle the link's events: they are reported in the frame trace
+    /// (stderr) and otherwise only counted in the link's statistics; the
+    /// session itself reports a link failure as its close reason.
+    fn drain_link_events(&mut self, now: Instant) {
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        while let Some(event) = link.poll_event() {
+            if matches!(self.trace, Trace::Stderr) {
+                use std::io::Write;
+                let ms = now.as_micros() as f64 / 1000.0;
+                let _ =
+                    writeln!(std::io::stderr().lock(), "{:<8} {ms:>10.3} ms  link: {event:?}", self.label);
             }
         }
     }

@@ -44,6 +44,11 @@
 //! Frame tracing: [`Config::trace`], or [`Config::trace_from_env`] for
 //! `BRAID_TRACE=1`.
 //!
+//! Over a serial line (a UART, a pty, a child process's stdin and stdout),
+//! [`SerialLink`] runs sessions through braid's link layer (CRC-checked
+//! frames, fail-stop or reliable retransmission), one after another: how a
+//! host talks to a microcontroller running `braid-embedded`.
+//!
 //! The runtime-independent parts (the session handle, streams, the driver,
 //! errors) live in [`braid_async`]; this crate binds them to tokio.
 #![forbid(unsafe_code)]
@@ -56,6 +61,12 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+mod serial;
+
+pub use braid::link::{LinkConfig, LinkMode, LinkState, LinkStats};
+pub use braid::LinkError;
+pub use serial::SerialLink;
 
 pub use braid_async::{
     CloseReason, Config, Error, ErrorCode, LocalError, Reply, Role, SessionEnd, SessionState, Stats,
@@ -359,10 +370,22 @@ impl Session {
         self.inner.inspect(f)
     }
 
+    /// The serial link's counters, on a session a [`SerialLink`] carries
+    /// while it is the link's current session; `None` otherwise.
+    #[must_use]
+    pub fn link_stats(&self) -> Option<LinkStats> {
+        self.inner.link_stats()
+    }
+
     /// The runtime-independent handle.
     #[must_use]
     pub fn as_async(&self) -> &braid_async::Session {
         &self.inner
+    }
+
+    /// Wrap a runtime-independent handle.
+    pub(crate) fn from_async(inner: braid_async::Session) -> Session {
+        Session { inner }
     }
 }
 

@@ -101,6 +101,11 @@ pub struct LinkConfig {
     /// Most unacknowledged DATA frames (reliable mode), 1 to 8; clamped to
     /// the link's `WINDOW`.
     pub window: u8,
+    /// The largest DATA body to announce, clamped to 80 and to the link's
+    /// `MTU` (the default, 1024, announces the link's `MTU`). A smaller
+    /// value than the buffers allow suits a noisy line: a shorter frame is
+    /// less likely to be hit, and less is sent again when one is.
+    pub mtu: u16,
     /// Reliable mode: how long the oldest unacknowledged frame waits before
     /// everything unacknowledged is sent again. It must exceed the time to
     /// send a whole window and get the ack back, and should exceed a frame
@@ -143,6 +148,7 @@ impl LinkConfig {
             mode: LinkMode::FailStop,
             epoch,
             window: MAX_WINDOW as u8,
+            mtu: MAX_MTU as u16,
             retransmit_timeout: Duration::from_millis(250),
             retry_limit: 8,
             sync_interval: Duration::from_millis(250),
@@ -162,6 +168,14 @@ impl LinkConfig {
     #[must_use]
     pub const fn with_window(mut self, window: u8) -> Self {
         self.window = window;
+        self
+    }
+
+    /// The same configuration announcing DATA bodies of at most `mtu`
+    /// bytes (see [`mtu`](Self::mtu)).
+    #[must_use]
+    pub const fn with_mtu(mut self, mtu: u16) -> Self {
+        self.mtu = mtu;
         self
     }
 
@@ -653,7 +667,7 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
         let up = self.state == LinkState::Up;
         let reliable = self.config.mode == LinkMode::Reliable;
         let window = usize::from(self.config.window).clamp(1, WINDOW) as u8;
-        let body = self.sync.body(up, reliable, MTU as u16, window).to_bytes();
+        let body = self.sync.body(up, reliable, self.announced_mtu() as u16, window).to_bytes();
         let sent = self.put(Header::new(Kind::Sync, 0, 0, 0), &body, out, w);
         debug_assert!(sent, "room was checked");
         bump(&mut self.stats.syncs_sent, 1);
@@ -820,12 +834,17 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
         self.events |= evbit::REJECTED;
     }
 
+    /// The MTU this side announces: the configured one within 80 and `MTU`.
+    fn announced_mtu(&self) -> usize {
+        usize::from(self.config.mtu).clamp(MIN_MTU, MTU)
+    }
+
     fn go_up(&mut self) {
         let Some(peer) = self.sync.peer else {
             return;
         };
         self.state = LinkState::Up;
-        self.mtu = MTU.min(usize::from(peer.mtu));
+        self.mtu = self.announced_mtu().min(usize::from(peer.mtu));
         self.reliable = self.config.mode == LinkMode::Reliable && peer.reliable;
         self.window = if self.reliable {
             usize::from(self.config.window).clamp(1, WINDOW).min(usize::from(peer.window))
