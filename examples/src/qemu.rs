@@ -1,37 +1,40 @@
 //! The host side of the example firmware (`examples/firmware`) on an
 //! emulated Cortex-M3: QEMU's `lm3s6965evb` runs the firmware, its UART0
 //! is QEMU's stdin/stdout, and [`Host`] is the other end of the serial
-//! link, driving braid-embedded's blocking runner over the child's pipes
-//! (reliable link mode, the host is the session's client).
+//! line: braid-tokio's [`SerialLink`] over the child's pipes (the host is
+//! the session's client; the link mode is the host's choice, since the
+//! firmware asks for reliable mode and the link uses it only if both do).
 //!
 //! Used by `tests/firmware_qemu.rs` (echo, report and telemetry streams on
-//! a clean and a noisy line) and by braid-bench's `embedded` group (the
-//! firmware's report: its stack peak).
+//! a clean and a noisy line, in reliable and fail-stop mode) and by
+//! braid-bench's `embedded` group (the firmware's report: its stack peak).
 //!
 //! # What is here
 //!
 //! - Finding things: [`check_qemu`], [`firmware_elf`] (where a build puts
 //!   the ELF), [`find_firmware`] (the ELF to test, from the environment).
-//! - [`Host::start`]: start QEMU on an ELF ([`Qemu`]) and set up the host's
-//!   braid stack on its UART ([`Uart`], an `embedded-io` adapter over the
-//!   child's stdin and stdout, optionally damaging bytes with [`Noise`]).
+//! - [`Host::start`]: start QEMU on an ELF ([`Qemu`]) and a [`SerialLink`]
+//!   over its UART ([`Line`], the child's stdout and stdin as one tokio
+//!   pipe, damaging bytes as its [`LineNoise`] says).
 //! - [`Host::exchange`]: run host-opened streams ([`Flow`]: echo or report)
 //!   concurrently to their end; [`Host::report`] for one report line;
-//!   [`Host::idle`] to keep the line going; the telemetry stream the
-//!   firmware opens is collected on the way ([`Telemetry`]).
+//!   [`Host::next_session`] to move to the session that follows one that
+//!   ended; the telemetry stream the firmware opens in every session is
+//!   collected on the way ([`Host::telemetry`]).
 //!
 //! Errors are `String`s saying what went wrong: the test unwraps them,
 //! the bench reports them.
 
-use braid::link::{Link, LinkConfig};
-use braid::{Config, Instant, Metadata, MetadataWriter, OpenError, ReadError, WriteError};
-use braid_embedded::{Resources, Runner, Stack, Step, Stream};
-use std::collections::VecDeque;
-use std::io::{Read as _, Write as _};
+use braid_tokio::{Config, LinkConfig, SerialLink, Session, SessionEnd};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, TryRecvError};
+use std::pin::Pin;
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// Stream type (in the open's metadata) of an echo stream, opened by the
 /// host: the firmware sends back what it reads, until the host's FIN.
@@ -49,24 +52,9 @@ pub const QEMU: &str = "qemu-system-arm";
 /// The firmware ELF under a cargo target directory.
 pub const ELF_IN_TARGET_DIR: &str = "thumbv7m-none-eabi/release/braid-firmware";
 
-/// Streams of the host's stack. The host's memory is more than the
-/// firmware's: it costs nothing here.
-pub const STREAMS: usize = 8;
-/// Receive and send buffer bytes per stream of the host's stack.
-pub const BUF: usize = 4096;
-/// The host's link: frames of up to 136 bytes, 4 unacknowledged, as the
-/// firmware's.
-pub type HostLink = Link<136, 4>;
-/// The host's stack handle.
-pub type HostStack = Stack<'static, STREAMS, BUF, BUF>;
-/// A stream of the host's stack.
-pub type HostStream = Stream<'static, STREAMS, BUF, BUF>;
-/// The host's blocking runner.
-pub type HostRunner = Runner<'static, HostLink, STREAMS, BUF, BUF>;
-
 /// Whether [`QEMU`] runs (`--version`); `Err` says why not.
 pub fn check_qemu() -> Result<(), String> {
-    match Command::new(QEMU).arg("--version").output() {
+    match StdCommand::new(QEMU).arg("--version").output() {
         Ok(o) if o.status.success() => Ok(()),
         Ok(o) => Err(format!("`{QEMU} --version` failed ({})", o.status)),
         Err(e) => Err(format!("{QEMU} is not on PATH ({e})")),
@@ -173,10 +161,10 @@ pub struct Qemu(Child);
 impl Qemu {
     /// Start [`QEMU`] on `elf` (`-M lm3s6965evb -display none -monitor none
     /// -serial stdio -kernel <elf>`; not `-nographic`, whose escape
-    /// character eats byte 0x01), with UART0 on the returned [`Uart`]; its
-    /// [`Noise`] on both paths follows `seed`. QEMU's own messages go to
-    /// stderr.
-    pub fn start(elf: &Path, seed: u64) -> Result<(Qemu, Uart), String> {
+    /// character eats byte 0x01), with UART0 on its stdout and stdin, which
+    /// are returned. QEMU's own messages go to stderr. Needs a tokio
+    /// runtime.
+    pub fn start(elf: &Path) -> Result<(Qemu, ChildStdout, ChildStdin), String> {
         let mut child = Command::new(QEMU)
             .args([
                 "-M",
@@ -193,144 +181,142 @@ impl Qemu {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("start {QEMU}: {e}"))?;
-        let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            unreachable!("both are piped");
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(format!("{QEMU}: no stdin or stdout pipe"));
         };
-        let qemu = Qemu(child);
-        // Reads until QEMU's stdout closes (it is killed), then ends.
-        let (chunks, rx) = channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 || chunks.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        let uart = Uart {
-            rx,
-            pending: VecDeque::new(),
-            eof: false,
-            tx: stdin,
-            rx_noise: Noise::new(seed),
-            tx_noise: Noise::new(seed ^ 0xABCD_EF01),
-            scratch: Vec::new(),
-        };
-        Ok((qemu, uart))
+        Ok((Qemu(child), stdout, stdin))
     }
 }
 
 impl Drop for Qemu {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // `kill_on_drop` kills it; reap it too, if it is gone already.
+        let _ = self.0.start_kill();
+        let _ = self.0.try_wait();
     }
 }
 
-/// The host's end of the UART as a blocking `embedded-io` pipe: a thread
-/// reads QEMU's stdout into a channel (so `ReadReady` never blocks), and
-/// writes go straight to its stdin; [`Noise`] on both paths.
-pub struct Uart {
-    rx: Receiver<Vec<u8>>,
-    pending: VecDeque<u8>,
-    eof: bool,
-    tx: ChildStdin,
-    rx_noise: Noise,
-    tx_noise: Noise,
-    scratch: Vec<u8>,
-}
+/// The damage a [`Line`] does, shared with whoever turns it on and off.
+#[derive(Clone)]
+pub struct LineNoise(Arc<Mutex<(Noise, Noise)>>);
 
-impl Uart {
-    fn take(&mut self, chunk: Vec<u8>) {
-        self.scratch.clear();
-        self.rx_noise.apply(&chunk, &mut self.scratch);
-        self.pending.extend(&self.scratch);
+impl LineNoise {
+    /// A clean line whose damage, once turned on, follows `seed`.
+    pub fn new(seed: u64) -> Self {
+        LineNoise(Arc::new(Mutex::new((Noise::new(seed), Noise::new(seed ^ 0xABCD_EF01)))))
     }
 
-    fn fill(&mut self) {
-        while self.pending.is_empty() && !self.eof {
-            match self.rx.try_recv() {
-                Ok(chunk) => self.take(chunk),
-                Err(TryRecvError::Empty) => return,
-                Err(TryRecvError::Disconnected) => self.eof = true,
-            }
-        }
-    }
-
-    /// Wait up to `timeout` for input (returns at once if some is pending).
-    pub fn wait(&mut self, timeout: Duration) {
-        if self.pending.is_empty() && !self.eof {
-            match self.rx.recv_timeout(timeout) {
-                Ok(chunk) => self.take(chunk),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => self.eof = true,
-            }
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Noise, Noise)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Damage bytes both ways from now on: flip one bit of a byte, or drop
     /// it, with these probabilities per million (0 and 0: a clean line).
-    pub fn set_noise(&mut self, flip_ppm: u64, drop_ppm: u64) {
-        for n in [&mut self.rx_noise, &mut self.tx_noise] {
+    pub fn set(&self, flip_ppm: u64, drop_ppm: u64) {
+        let mut guard = self.lock();
+        let (rx, tx) = &mut *guard;
+        for n in [rx, tx] {
             n.flip_ppm = flip_ppm;
             n.drop_ppm = drop_ppm;
         }
     }
 
-    /// The damage done to bytes from QEMU to the host.
-    pub fn rx_noise(&self) -> &Noise {
-        &self.rx_noise
+    /// The damage done so far to bytes from QEMU to the host.
+    pub fn rx(&self) -> Noise {
+        self.lock().0.clone()
     }
 
-    /// The damage done to bytes from the host to QEMU.
-    pub fn tx_noise(&self) -> &Noise {
-        &self.tx_noise
-    }
-}
-
-impl embedded_io::ErrorType for Uart {
-    type Error = std::io::Error;
-}
-
-impl embedded_io::ReadReady for Uart {
-    fn read_ready(&mut self) -> std::io::Result<bool> {
-        self.fill();
-        Ok(!self.pending.is_empty() || self.eof)
+    /// The damage done so far to bytes from the host to QEMU.
+    pub fn tx(&self) -> Noise {
+        self.lock().1.clone()
     }
 }
 
-impl embedded_io::Read for Uart {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pending.is_empty() && !self.eof {
-            self.wait(Duration::from_secs(1));
+/// The host's end of the UART as one tokio pipe: reads from QEMU's
+/// stdout, writes to its stdin, each byte passing its [`LineNoise`].
+pub struct Line {
+    rx: ChildStdout,
+    tx: ChildStdin,
+    noise: LineNoise,
+    read_buf: Vec<u8>,
+    damaged: Vec<u8>,
+    /// Damaged bytes taken from a write and not yet written to QEMU.
+    pending: Vec<u8>,
+    written: usize,
+}
+
+impl Line {
+    /// The pipe over QEMU's `rx` (stdout) and `tx` (stdin).
+    pub fn new(rx: ChildStdout, tx: ChildStdin, noise: LineNoise) -> Self {
+        Line { rx, tx, noise, read_buf: Vec::new(), damaged: Vec::new(), pending: Vec::new(), written: 0 }
+    }
+
+    /// Write the pending bytes; ready once they are all written.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.pending.len() {
+            let n = ready!(Pin::new(&mut self.tx).poll_write(cx, &self.pending[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
         }
-        let n = buf.len().min(self.pending.len());
-        for (b, p) in buf.iter_mut().zip(self.pending.drain(..n)) {
-            *b = p;
+        self.pending.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Line {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            this.read_buf.resize(buf.remaining().min(4096), 0);
+            let mut rb = ReadBuf::new(&mut this.read_buf);
+            ready!(Pin::new(&mut this.rx).poll_read(cx, &mut rb))?;
+            let n = rb.filled().len();
+            if n == 0 {
+                return Poll::Ready(Ok(())); // QEMU's end
+            }
+            this.damaged.clear();
+            this.noise.lock().0.apply(&this.read_buf[..n], &mut this.damaged);
+            if !this.damaged.is_empty() {
+                buf.put_slice(&this.damaged);
+                return Poll::Ready(Ok(()));
+            }
+            // Every byte was dropped: read again (an empty read is the end).
         }
-        Ok(n)
     }
 }
 
-impl embedded_io::Write for Uart {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut damaged = Vec::with_capacity(buf.len());
-        self.tx_noise.apply(buf, &mut damaged);
-        self.tx.write_all(&damaged)?;
-        Ok(buf.len())
+impl AsyncWrite for Line {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        ready!(this.poll_pending(cx))?;
+        this.noise.lock().1.apply(buf, &mut this.pending);
+        // Start writing now; what QEMU does not take yet is written by the
+        // next write or flush.
+        if let Poll::Ready(Err(e)) = this.poll_pending(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(buf.len()))
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.tx.flush()
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_pending(cx))?;
+        Pin::new(&mut self.tx).poll_flush(cx)
     }
-}
 
-/// The metadata block of an open with stream type `kind`.
-fn metadata(kind: u32) -> Vec<u8> {
-    let mut buf = [0u8; 4];
-    MetadataWriter::new(&mut buf, kind).expect("4 bytes hold a stream type").finish().to_vec()
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_pending(cx))?;
+        Pin::new(&mut self.tx).poll_shutdown(cx)
+    }
 }
 
 /// `len` pseudo-random bytes from `seed`.
@@ -349,46 +335,44 @@ pub fn field(line: &str, name: &str) -> Option<u64> {
 
 /// One host-opened stream for [`Host::exchange`]: what to send, what came
 /// back.
+#[derive(Clone, Debug)]
 pub struct Flow {
     /// Its stream type ([`TYPE_ECHO`] or [`TYPE_REPORT`]).
     pub kind: u32,
     /// The bytes to send, then FIN.
     pub send: Vec<u8>,
-    stream: Option<HostStream>,
-    /// Bytes of `send` written so far.
-    pub sent: usize,
-    finished: bool,
-    /// The bytes read so far.
+    /// The bytes read until the firmware's FIN.
     pub got: Vec<u8>,
-    /// Whether the firmware's FIN has been read.
-    pub eof: bool,
-    /// Why it is not open yet (for the failure message).
-    waiting: Option<OpenError>,
 }
 
 impl Flow {
-    fn new(kind: u32, send: Vec<u8>) -> Self {
-        Flow {
-            kind,
-            send,
-            stream: None,
-            sent: 0,
-            finished: false,
-            got: Vec::new(),
-            eof: false,
-            waiting: None,
-        }
-    }
-
     /// An echo stream sending `len` pseudo-random bytes from `seed`;
     /// [`Host::exchange`] checks that the same come back.
     pub fn echo(seed: u64, len: usize) -> Self {
-        Flow::new(TYPE_ECHO, pattern(seed, len))
+        Flow { kind: TYPE_ECHO, send: pattern(seed, len), got: Vec::new() }
     }
 
     /// A report stream: sends nothing, gets one line (see [`report_line`]).
     pub fn report() -> Self {
-        Flow::new(TYPE_REPORT, Vec::new())
+        Flow { kind: TYPE_REPORT, send: Vec::new(), got: Vec::new() }
+    }
+
+    /// Open the stream on `session`, send, read to the end.
+    async fn run(mut self, session: Session) -> Result<Flow, String> {
+        let kind = self.kind;
+        let stream = session.open_typed(kind).await.map_err(|e| format!("open (type {kind}): {e}"))?;
+        let (mut r, mut w) = stream.into_split();
+        let send = std::mem::take(&mut self.send);
+        let writer = tokio::spawn(async move {
+            w.write_all(&send).await?;
+            w.shutdown().await?;
+            Ok::<_, io::Error>(send)
+        });
+        let read = r.read_to_end(&mut self.got).await;
+        let written = writer.await.map_err(|e| format!("writer (type {kind}): {e}"))?;
+        self.send = written.map_err(|e| format!("write (type {kind}): {e}"))?;
+        read.map_err(|e| format!("read (type {kind}, got {} bytes): {e}", self.got.len()))?;
+        Ok(self)
     }
 }
 
@@ -403,184 +387,103 @@ pub fn report_line(flows: &[Flow]) -> Result<String, String> {
     Ok(line.trim_end().to_string())
 }
 
-/// The telemetry stream the firmware opened, and its lines.
+/// The telemetry the firmware sent: one entry per session (each opens its
+/// own telemetry stream, numbering lines from 0).
+#[derive(Clone, Debug, Default)]
 pub struct Telemetry {
-    stream: HostStream,
-    text: Vec<u8>,
-    /// The complete lines so far, without newlines, checked to be numbered
-    /// `seq=0`, `seq=1`, ... with none lost or repeated.
-    pub lines: Vec<String>,
+    /// Each telemetry stream's complete lines, without newlines, checked
+    /// to be numbered `seq=0`, `seq=1`, ... with none lost or repeated.
+    pub streams: Vec<Vec<String>>,
+    /// What was wrong with the telemetry (a stream of another type, a
+    /// line out of sequence, a line that is not text), if anything.
+    pub error: Option<String>,
 }
 
-impl Telemetry {
-    /// Read what has arrived; returns whether anything did.
-    fn pump(&mut self) -> Result<bool, String> {
-        let mut buf = [0u8; 512];
-        let mut moved = false;
-        loop {
-            match self.stream.try_read(&mut buf) {
-                Ok(0) => return Err("the telemetry stream ended".into()),
-                Ok(n) => {
-                    moved = true;
-                    self.text.extend_from_slice(&buf[..n]);
+/// Accept the streams the firmware opens on `session` (its telemetry)
+/// and collect their lines into `log`.
+fn collect_telemetry(session: Session, log: Arc<Mutex<Telemetry>>) {
+    tokio::spawn(async move {
+        while let Ok(mut stream) = session.accept().await {
+            let kind = stream.metadata().map(|m| m.stream_type);
+            let index = {
+                let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                if kind != Some(TYPE_TELEMETRY) {
+                    log.error = Some(format!("the firmware opened a stream of type {kind:?}, not telemetry"));
+                    continue;
                 }
-                Err(ReadError::WouldBlock) => break,
-                Err(e) => return Err(format!("telemetry: {e:?}")),
-            }
+                log.streams.push(Vec::new());
+                log.streams.len() - 1
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut text = Vec::new();
+                let mut buf = [0u8; 512];
+                // Ends with the stream or its session.
+                while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                    text.extend_from_slice(&buf[..n]);
+                    while let Some(i) = text.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = text.drain(..=i).collect();
+                        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                        let lines = log.streams[index].len() as u64;
+                        let line = String::from_utf8_lossy(&line).trim_end().to_string();
+                        if field(&line, "seq") != Some(lines) {
+                            log.error = Some(format!("telemetry line {line:?} after {lines} lines"));
+                            return;
+                        }
+                        log.streams[index].push(line);
+                    }
+                }
+            });
         }
-        while let Some(i) = self.text.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.text.drain(..=i).collect();
-            let line = String::from_utf8(line).map_err(|e| format!("telemetry is not text: {e}"))?;
-            let seq = field(&line, "seq").ok_or_else(|| format!("bad telemetry line {line:?}"))?;
-            if seq != self.lines.len() as u64 {
-                return Err(format!(
-                    "telemetry lines lost or repeated: {line:?} after {} lines",
-                    self.lines.len()
-                ));
-            }
-            self.lines.push(line.trim_end().to_string());
-        }
-        Ok(moved)
-    }
+    });
 }
 
-/// The host: its braid stack and blocking runner on QEMU's UART (the
-/// session's client, reliable link mode), and the QEMU it talks to.
+/// The host: a [`SerialLink`] (the session's client) over QEMU's UART,
+/// the current session, and the QEMU it talks to.
 pub struct Host {
-    /// The host's stack (open streams, stats, generation).
-    pub stack: HostStack,
-    /// The runner (its link: `runner.framing()`).
-    pub runner: HostRunner,
-    /// The UART (noise, waiting for input).
-    pub uart: Uart,
-    /// The time base of the runner's clock.
-    start: std::time::Instant,
-    /// The telemetry stream, once the firmware has opened it.
-    pub telemetry: Option<Telemetry>,
+    /// The serial link: its counters, its sessions.
+    pub serial: SerialLink,
+    /// The current session.
+    pub session: Session,
+    /// The line's damage.
+    pub noise: LineNoise,
+    telemetry: Arc<Mutex<Telemetry>>,
     /// Killed last, when the host is dropped.
     _qemu: Qemu,
 }
 
 impl Host {
-    /// Start QEMU on `elf` ([`Qemu::start`], noise from `seed`, off until
-    /// [`Uart::set_noise`]) and set up the host's side. Nothing is sent
-    /// until the first [`Host::turn`]. The host's stack memory is leaked
-    /// (the stack needs it for `'static`): about 70 KiB per host.
-    pub fn start(elf: &Path, seed: u64) -> Result<Host, String> {
-        let (qemu, uart) = Qemu::start(elf, seed)?;
-        let resources: &'static mut Resources<STREAMS, BUF, BUF> = Box::leak(Box::new(Resources::new()));
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.subsec_nanos());
-        let link = HostLink::new(LinkConfig::reliable(epoch));
-        let (stack, runner) = braid_embedded::new_linked(resources, Config::client(), link);
-        Ok(Host { stack, runner, uart, start: std::time::Instant::now(), telemetry: None, _qemu: qemu })
+    /// Start QEMU on `elf` ([`Qemu::start`]) and a serial link over its
+    /// UART with `link` (fail-stop or reliable; the line's noise follows
+    /// `seed` and is off until [`LineNoise::set`]), and take its first
+    /// session.
+    pub async fn start(elf: &Path, seed: u64, link: LinkConfig) -> Result<Host, String> {
+        let (qemu, stdout, stdin) = Qemu::start(elf)?;
+        let noise = LineNoise::new(seed);
+        let line = Line::new(stdout, stdin, noise.clone());
+        let config = Config::default().label("host").trace_from_env();
+        let mut serial = SerialLink::client(line, config, link);
+        let session = serial.next_session().await.ok_or("the serial link has no first session")?;
+        let telemetry = Arc::new(Mutex::new(Telemetry::default()));
+        collect_telemetry(session.clone(), telemetry.clone());
+        Ok(Host { serial, session, noise, telemetry, _qemu: qemu })
     }
 
-    /// The runner's clock: time since [`Host::start`].
-    fn now(&self) -> Instant {
-        Instant::from_micros(self.start.elapsed().as_micros() as u64)
-    }
-
-    /// One runner step, then accept the telemetry stream and read it;
-    /// returns whether anything moved. Fails if the run ends (QEMU gone),
-    /// the UART fails, or the telemetry is wrong (see [`Telemetry::lines`];
-    /// a second telemetry stream means the firmware's session restarted).
-    pub fn turn(&mut self) -> Result<bool, String> {
-        let now = self.now();
-        match self.runner.poll(&mut self.uart, now).map_err(|e| format!("host UART failed: {e:?}"))? {
-            Step::Idle(_) => {}
-            Step::Ended(reason) => return Err(format!("the run ended (QEMU gone?): {reason:?}")),
-        }
-        let mut moved = false;
-        while let Ok(stream) = self.stack.try_accept() {
-            let mut buf = [0u8; 64];
-            let kind = match stream.metadata(&mut buf) {
-                Ok(Some(n)) => Metadata::parse(&buf[..n]).map(|m| m.stream_type).ok(),
-                _ => None,
-            };
-            if kind != Some(TYPE_TELEMETRY) {
-                return Err(format!("the firmware opened a stream of type {kind:?}, not telemetry"));
+    /// Run `flows` concurrently on the current session to their end, both
+    /// ways, within `limit`; returns them, each echo checked to have come
+    /// back exactly as sent.
+    pub async fn exchange(&self, flows: Vec<Flow>, limit: Duration) -> Result<Vec<Flow>, String> {
+        let tasks: Vec<_> = flows.into_iter().map(|f| tokio::spawn(f.run(self.session.clone()))).collect();
+        let all = async {
+            let mut done = Vec::new();
+            for t in tasks {
+                done.push(t.await.map_err(|e| format!("flow task: {e}"))??);
             }
-            if self.telemetry.is_some() {
-                return Err("a second telemetry stream: did the firmware's session restart?".into());
-            }
-            self.telemetry = Some(Telemetry { stream, text: Vec::new(), lines: Vec::new() });
-            moved = true;
-        }
-        if let Some(t) = self.telemetry.as_mut() {
-            moved |= t.pump()?;
-        }
-        Ok(moved)
-    }
-
-    /// Run `flows` concurrently (opened as the firmware's credit allows)
-    /// to their end, both ways, within `limit`; returns them, each echo
-    /// checked to have come back exactly as sent.
-    pub fn exchange(&mut self, mut flows: Vec<Flow>, limit: Duration) -> Result<Vec<Flow>, String> {
-        let until = std::time::Instant::now() + limit;
-        let mut buf = vec![0u8; 4096];
-        while flows.iter().any(|f| !f.eof) {
-            if std::time::Instant::now() >= until {
-                return Err(format!("streams not done within {limit:?}: {}", progress(&flows)));
-            }
-            let mut moved = self.turn()?;
-            for f in flows.iter_mut().filter(|f| !f.eof) {
-                if f.stream.is_none() {
-                    match self.stack.try_open_with(&metadata(f.kind)) {
-                        Ok(s) => {
-                            f.stream = Some(s);
-                            f.waiting = None;
-                        }
-                        Err(e @ (OpenError::Handshaking | OpenError::NoCredit | OpenError::NoCapacity)) => {
-                            f.waiting = Some(e);
-                            continue;
-                        }
-                        Err(e) => return Err(format!("open (type {}): {e:?}", f.kind)),
-                    }
-                }
-                let Some(s) = f.stream.as_mut() else { unreachable!("opened above") };
-                while f.sent < f.send.len() {
-                    match s.try_write(&f.send[f.sent..]) {
-                        Ok(n) => {
-                            f.sent += n;
-                            moved = true;
-                        }
-                        Err(WriteError::WouldBlock) => break,
-                        Err(e) => return Err(format!("write (type {}): {e:?}", f.kind)),
-                    }
-                }
-                if f.sent == f.send.len() && !f.finished {
-                    s.finish().map_err(|e| format!("finish (type {}): {e:?}", f.kind))?;
-                    f.finished = true;
-                }
-                while !f.eof {
-                    match s.try_read(&mut buf) {
-                        Ok(0) => f.eof = true,
-                        Ok(n) => {
-                            f.got.extend_from_slice(&buf[..n]);
-                            moved = true;
-                        }
-                        Err(ReadError::WouldBlock) => break,
-                        Err(e) => {
-                            return Err(format!(
-                                "read: {e:?} (type {}, sent {}, got {})",
-                                f.kind,
-                                f.sent,
-                                f.got.len()
-                            ))
-                        }
-                    }
-                }
-                if f.eof {
-                    // Both sides finished: dropping frees the slot.
-                    f.stream = None;
-                }
-            }
-            if !moved {
-                self.uart.wait(Duration::from_micros(500));
-            }
-        }
+            Ok::<_, String>(done)
+        };
+        let flows = tokio::time::timeout(limit, all)
+            .await
+            .map_err(|_| format!("streams not done within {limit:?}"))??;
         for (i, f) in flows.iter().enumerate().filter(|(_, f)| f.kind == TYPE_ECHO) {
             if f.got.len() != f.send.len() {
                 return Err(format!("echo {i}: sent {} bytes, got {} back", f.send.len(), f.got.len()));
@@ -594,39 +497,42 @@ impl Host {
 
     /// Open a report stream alone and return its line ([`report_line`]),
     /// within `limit`.
-    pub fn report(&mut self, limit: Duration) -> Result<String, String> {
-        report_line(&self.exchange(vec![Flow::report()], limit)?)
+    pub async fn report(&self, limit: Duration) -> Result<String, String> {
+        report_line(&self.exchange(vec![Flow::report()], limit).await?)
     }
 
-    /// Keep the line going for `d` (telemetry flows).
-    pub fn idle(&mut self, d: Duration) -> Result<(), String> {
-        let until = std::time::Instant::now() + d;
-        while std::time::Instant::now() < until {
-            if !self.turn()? {
-                self.uart.wait(Duration::from_micros(500));
+    /// How the current session ended, waiting up to `limit` for it.
+    pub async fn session_end(&self, limit: Duration) -> Result<SessionEnd, String> {
+        tokio::time::timeout(limit, self.session.closed())
+            .await
+            .map_err(|_| format!("the session did not end within {limit:?}"))
+    }
+
+    /// Move to the session that follows the current one, once it answers
+    /// a PING (a session that ends before it does is passed over), within
+    /// `limit`. The current session must have ended (or be ending).
+    pub async fn next_session(&mut self, limit: Duration) -> Result<(), String> {
+        let serial = &mut self.serial;
+        let found = tokio::time::timeout(limit, async {
+            loop {
+                let session = serial.next_session().await.ok_or("the serial link's sessions are over")?;
+                if tokio::time::timeout(Duration::from_secs(2), session.ping()).await.is_ok_and(|r| r.is_ok())
+                {
+                    return Ok::<_, String>(session);
+                }
             }
-        }
+        })
+        .await
+        .map_err(|_| format!("no working session within {limit:?}"))??;
+        collect_telemetry(found.clone(), self.telemetry.clone());
+        self.session = found;
         Ok(())
     }
-}
 
-/// Where each flow is, for a timeout's message.
-fn progress(flows: &[Flow]) -> String {
-    flows
-        .iter()
-        .map(|f| {
-            format!(
-                "[type {} sent {}/{} got {} eof {} waiting {:?}]",
-                f.kind,
-                f.sent,
-                f.send.len(),
-                f.got.len(),
-                f.eof,
-                f.waiting
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    /// The telemetry so far.
+    pub fn telemetry(&self) -> Telemetry {
+        self.telemetry.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
 }
 
 #[cfg(test)]

@@ -84,10 +84,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+pub use braid::link::{LinkConfig, LinkMode, LinkState, LinkStats};
+pub use braid::LinkError;
 pub use braid_async::{
-    Accept, CloseReason, Closed, Config, Error, ErrorCode, FuturesIo, LocalError, Open, Ping, ReadHalf,
-    Reply, Role, Session, SessionEnd, SessionState, Stats, Stream, StreamId, StreamInfo, StreamMetadata,
-    Trace, TraceCallback, WriteHalf,
+    Accept, CloseReason, Closed, Config, Error, ErrorCode, FuturesIo, LinkLayer, LocalError, NextSession,
+    Open, Ping, ReadHalf, Reply, Role, SerialClosed, SerialLink, Session, SessionEnd, SessionState, Stats,
+    Stream, StreamId, StreamInfo, StreamMetadata, Trace, TraceCallback, WriteHalf,
 };
 
 /// smol's [`Timer`](smol::Timer) (async-io's) on the std clock, as a braid
@@ -195,4 +197,26 @@ where
     T: AsyncRead + AsyncWrite,
 {
     Session::new(role, FuturesIo::new(io), SmolTimer::default(), config)
+}
+
+/// Sessions with `role` over a serial line `io` (a UART, a pty, a child
+/// process's pipes) through braid's link layer configured by `link`, one
+/// after another (see [`SerialLink`]); the driver is spawned on smol's
+/// global executor.
+pub fn serial<T>(role: Role, io: T, config: Config, link: LinkConfig) -> SerialLink
+where
+    T: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (serial, driver) = serial_with_driver(role, io, &config, link);
+    smol::spawn(driver).detach();
+    serial
+}
+
+/// [`serial`] with the driver returned, for the caller to run on an
+/// executor of its choice; it completes once the sessions are over.
+pub fn serial_with_driver<T>(role: Role, io: T, config: &Config, link: LinkConfig) -> (SerialLink, Driver<T>)
+where
+    T: AsyncRead + AsyncWrite,
+{
+    SerialLink::new(role, FuturesIo::new(io), SmolTimer::default(), config, link)
 }

@@ -47,6 +47,7 @@
 use super::bar;
 use crate::{figure, GroupResult};
 use braid_examples::qemu::{self, field, Flow, Host};
+use braid_tokio::LinkConfig;
 use object::elf::{SHF_ALLOC, SHT_NOBITS};
 use object::read::elf::{ElfFile32, SectionHeader as _};
 use object::{Endianness, Object as _, ObjectSection as _};
@@ -176,10 +177,19 @@ fn report(elf: &Path) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let started = Clock::now();
-    let mut host = Host::start(elf, 1).map_err(|e| format!("firmware on QEMU: {e}"))?;
-    let echoes = (1..=ECHOES).map(|seed| Flow::echo(seed, ECHO_BYTES)).collect();
-    host.exchange(echoes, EXCHANGE_LIMIT).map_err(|e| format!("firmware on QEMU: echo: {e}"))?;
-    let line = host.report(EXCHANGE_LIMIT).map_err(|e| format!("firmware on QEMU: report: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("firmware on QEMU: a tokio runtime: {e}"))?;
+    let line = runtime.block_on(async {
+        let host = Host::start(elf, 1, LinkConfig::reliable(std::process::id()))
+            .await
+            .map_err(|e| format!("firmware on QEMU: {e}"))?;
+        let echoes = (1..=ECHOES).map(|seed| Flow::echo(seed, ECHO_BYTES)).collect();
+        host.exchange(echoes, EXCHANGE_LIMIT).await.map_err(|e| format!("firmware on QEMU: echo: {e}"))?;
+        host.report(EXCHANGE_LIMIT).await.map_err(|e| format!("firmware on QEMU: report: {e}"))
+    })?;
     eprintln!(
         "embedded: firmware: on QEMU: {ECHOES} echoes of {ECHO_BYTES} bytes, then a report, in {:.1?}",
         started.elapsed()
