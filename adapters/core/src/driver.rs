@@ -545,7 +545,10 @@ impl<T: Transport + Unpin, C: Timer + Unpin> Future for Driver<T, C> {
                     continue;
                 }
             } else if turn.ended || (!this.writing && this.write_failed.is_none()) {
-                if let Some(end) = this.try_finish(cx, now, turn.over) {
+                // Over a link, the last frames are acknowledged both ways
+                // first (or the close timeout passes).
+                let over = turn.over && (turn.settled || this.given_up(now));
+                if let Some(end) = this.try_finish(cx, now, over) {
                     return Poll::Ready(end);
                 }
                 if this.closing {

@@ -350,10 +350,15 @@ impl Core {
     }
 
     /// Whether the link (if any) still waits for the peer to acknowledge
-    /// frames it sent: the last frames of an ended session (its GOAWAY) are
-    /// delivered before a new session starts in its place.
+    /// frames it sent, or owes the peer an acknowledgement: the last frames
+    /// of an ended session (the GOAWAYs) are delivered and acknowledged
+    /// both ways before a new session starts in its place or the transport
+    /// is closed (a peer left without its acknowledgement sends its last
+    /// frames again until its retry limit).
     pub(crate) fn link_unsettled(&self) -> bool {
-        self.link.as_ref().is_some_and(|l| l.state() == braid::link::LinkState::Up && l.unacknowledged() > 0)
+        self.link.as_ref().is_some_and(|l| {
+            l.state() == braid::link::LinkState::Up && (l.unacknowledged() > 0 || l.ack_owed())
+        })
     }
 
     /// Handle the link's events: they are reported in the frame trace

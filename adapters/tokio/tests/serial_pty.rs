@@ -263,3 +263,32 @@ async fn every_byte_value_crosses_the_raw_pty_unchanged_both_ways() {
     assert_eq!(got.len(), to_master.len(), "slave to master: length");
     assert!(got == to_master, "slave to master: bytes changed");
 }
+
+/// A tty has no half-close, so the peer of a side that closes learns of it
+/// only through the link. `SerialLink::close` waits until the last frames
+/// are acknowledged both ways before it lets the line go: the peer's
+/// session ends gracefully, without sending anything again.
+#[tokio::test]
+async fn closing_leaves_the_peer_nothing_to_send_again() {
+    let (master, slave) = raw_pty().expect("raw pty");
+    let mut client = SerialLink::client(master, Config::default(), link(1));
+    let mut server = SerialLink::server(slave, Config::default(), link(2));
+    let server_side = tokio::spawn(async move {
+        let session = server.next_session().await.expect("a server session");
+        let stream = session.accept().await.expect("accept");
+        let (mut r, mut w) = stream.into_split();
+        tokio::io::copy(&mut r, &mut w).await.expect("echo");
+        w.shutdown().await.expect("FIN");
+        let end = session.closed().await;
+        (end, server.link_stats())
+    });
+    let session = within("first session", client.next_session()).await.expect("a session");
+    within("echo", echo(&session, 9, 5000)).await.expect("echo");
+    client.close();
+    let end = within("client end", client.closed()).await;
+    assert!(end.reason.is_graceful(), "client: {end}");
+    let (end, stats) = within("server end", server_side).await.expect("server task");
+    assert!(end.reason.is_graceful(), "server: {end}");
+    assert_eq!(stats.frames_retransmitted, 0, "the server sent frames again: {stats:?}");
+    assert_eq!(client.link_stats().frames_retransmitted, 0);
+}

@@ -272,8 +272,13 @@ impl<const MTU: usize, const WINDOW: usize> Arq<MTU, WINDOW> {
         self.ack_due || self.ack_at.is_some_and(|t| now >= t)
     }
 
-    /// When a delayed acknowledgement falls due, if one is pending and not
-    /// already due.
+    /// Whether an acknowledgement is owed (due now or later).
+    pub fn ack_owed(&self) -> bool {
+        self.ack_due || self.ack_at.is_some()
+    }
+
+    /// When the delayed acknowledgement falls due (`None` when none is
+    /// owed, or it is due now: see `ack_now`).
     pub fn ack_deadline(&self) -> Option<Instant> {
         if self.ack_due {
             None

@@ -421,6 +421,16 @@ impl<const MTU: usize, const WINDOW: usize> Link<MTU, WINDOW> {
         }
     }
 
+    /// Whether an acknowledgement is owed to the peer (reliable mode, link
+    /// up): it goes out with this side's next DATA frame, or by itself
+    /// when it is due (see [`LinkConfig::ack_delay`]). A side that is about
+    /// to stop waits for it, so that the peer does not send its last frames
+    /// again until its retry limit.
+    #[must_use]
+    pub fn ack_owed(&self) -> bool {
+        self.state == LinkState::Up && self.reliable && self.arq.ack_owed()
+    }
+
     /// Bytes [`poll_transmit`](Self::poll_transmit) needs for its next
     /// frame, when the last call wrote nothing for lack of room; 0
     /// otherwise.
