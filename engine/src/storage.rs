@@ -71,6 +71,12 @@ pub struct ArrayStorage<const N: usize, const RX: usize, const TX: usize> {
 
 impl<const N: usize, const RX: usize, const TX: usize> ArrayStorage<N, RX, TX> {
     /// Empty storage; `const`, so it can initialise a `static`.
+    ///
+    /// Everything in it is zero (or `None`): a compiler builds it with a
+    /// `memset` right where it ends up (a `static`, or a session built in
+    /// place, as `braid-embedded`'s resources are) instead of in a
+    /// temporary on the stack that is then copied, which for fixed storage
+    /// would be as large as the storage itself.
     #[must_use]
     pub const fn new() -> Self {
         ArrayStorage {

@@ -95,7 +95,10 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// A free slot's contents.
+    /// A free slot's contents. All zero bytes, so that new storage is a
+    /// `memset` a compiler can do in place (see [`ArrayStorage::new`]).
+    ///
+    /// [`ArrayStorage::new`]: crate::ArrayStorage::new
     pub const EMPTY: Stream = Stream {
         id: 0,
         bits: 0,
@@ -108,9 +111,11 @@ impl Stream {
         recv_consumed: 0,
         rx: Ring::EMPTY,
         tx: Ring::EMPTY,
-        next_send: NIL,
-        next_ctrl: NIL,
-        next_event: NIL,
+        // Not NIL: a link means something only while the stream is in its
+        // queue, and the queue sets it when it takes the stream.
+        next_send: 0,
+        next_ctrl: 0,
+        next_event: 0,
         epoch_ms: 0,
     };
 

@@ -8,8 +8,9 @@
 //! The shape is embassy-net's:
 //!
 //! - [`Resources`]: all the memory (streams, their buffers, the I/O
-//!   buffers), `const fn new`, so it can live in a `static`
-//!   (`static_cell::ConstStaticCell`, no copy through the stack).
+//!   buffers, the engine itself), `const fn new`, so it can live in a
+//!   `static` (`static_cell::ConstStaticCell`, or a `StaticCell` to keep
+//!   it out of flash: see [`Resources`]).
 //! - [`new`] / [`new_linked`] split it into a [`Stack`], the `Copy` handle
 //!   tasks share to open and accept [`Stream`]s, and a [`Runner`], which
 //!   does the I/O: `runner.run(rx, tx, timer).await` in its own task, or
@@ -143,11 +144,11 @@
 //! | What | thumbv7em | x86_64 |
 //! |------|----------:|-------:|
 //! | `Resources<4, 512, 512>`: 4 streams × (512 + 512) B, 2 × 256 B I/O buffers, the session | 6 384 | 6 576 |
-//! | … of which the session over its `ArrayStorage` ([`Engine`]) | 5 592 | 5 784 |
+//! | … of which the session over its `ArrayStorage` ([`Engine`]) | 5 592 | 5 664 |
 //! | `Resources<2, 256, 256>` | 3 144 | 3 304 |
-//! | `Link<136, 4>` (reliable, window 4; held by the runner) | 928 | 984 |
-//! | `Link<136, 1>` (fail-stop) | 512 | 568 |
-//! | `Runner<Link<136, 4>, 4, 512, 512>` (the link included) | 960 | 1 040 |
+//! | `Link<136, 4>` (reliable, window 4; held by the runner) | 936 | 992 |
+//! | `Link<136, 1>` (fail-stop) | 520 | 576 |
+//! | `Runner<Link<136, 4>, 4, 512, 512>` (the link included) | 968 | 1 048 |
 //! | `Runner<Direct, 4, 512, 512>` | 28 | 56 |
 //! | `Stack` / `Stream` | 4 / 12 | 8 / 16 |
 //!

@@ -27,9 +27,24 @@ pub const DEFAULT_LINGER: Duration = Duration::from_millis(500);
 /// `BUF` bytes each.
 ///
 /// It is `!Sync` (a [`RefCell`] inside, like embassy-net's resources): put
-/// it in a `static_cell::ConstStaticCell` (no copy through the stack), a
-/// `StaticCell`, or a local of a task that outlives its users, and use it
-/// from one executor.
+/// it in a `static_cell::ConstStaticCell`, a `StaticCell`, or a local of a
+/// task that outlives its users, and use it from one executor.
+///
+/// The engine lives in it from the start, built dormant
+/// ([`Session::dormant`]) and restarted in place for every session: no
+/// session is ever built on the stack and moved. Where the resources
+/// themselves are built is the caller's choice:
+///
+/// - a `ConstStaticCell` costs no code and no stack, but `Resources::new()`
+///   is not all zeros, so the static goes in `.data`, whose initial image
+///   takes as much flash as the resources take RAM;
+/// - a `StaticCell` initialised at run time,
+///   `RESOURCES.uninit().write(Resources::new())`, stays in `.bss`: the
+///   stream buffers (all zeros) are cleared where they are, and only the
+///   small parts are built on the stack and copied (about 1 KiB of stack
+///   for `Resources<4, 512, 512>` on a Cortex-M3). Do it in a function of
+///   its own (`#[inline(never)]`), so that this stack is free again for
+///   the main loop rather than reserved in `main`'s frame beside it.
 ///
 /// `BUF` must hold one whole frame: at least 128 bytes for a plain session
 /// and [`Link::max_frame_wire_len`](braid::link::Link::max_frame_wire_len)
@@ -41,7 +56,7 @@ pub const DEFAULT_LINGER: Duration = Duration::from_millis(500);
 /// use static_cell::ConstStaticCell;
 ///
 /// // 4 streams of 512 + 512 bytes, 256-byte I/O buffers: no allocator,
-/// // no copy through the stack.
+/// // nothing built at run time.
 /// static RESOURCES: ConstStaticCell<Resources<4, 512, 512>> = ConstStaticCell::new(Resources::new());
 /// let resources: &'static mut Resources<4, 512, 512> = RESOURCES.take();
 /// # let _ = resources;
@@ -150,8 +165,13 @@ pub struct RunnerStats {
 /// The state the stack and the runner share.
 pub(crate) struct State<const N: usize, const RX: usize, const TX: usize> {
     pub(crate) config: Config,
-    pub(crate) session: Option<Engine<N, RX, TX>>,
-    /// Bumped for every new session: handles of older ones are stale.
+    /// The engine, in place from the start ([`Session::dormant`]) and
+    /// restarted for every session: never built on the stack. It belongs
+    /// to a session only once one was started (`generation > 0`); see
+    /// [`current`](Self::current).
+    session: Engine<N, RX, TX>,
+    /// Bumped for every new session: handles of older ones are stale. 0
+    /// until the first session starts (it never comes back to 0).
     pub(crate) generation: u32,
     /// A command may have produced output or events: the runner should look.
     dirty: bool,
@@ -187,7 +207,7 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
     const fn new() -> Self {
         State {
             config: Config::client(),
-            session: None,
+            session: Session::dormant(ArrayStorage::new()),
             generation: 0,
             dirty: false,
             stop: false,
@@ -222,10 +242,20 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
         core::mem::take(&mut self.dirty)
     }
 
+    /// The current session, once the runner started one.
+    pub(crate) fn current(&mut self) -> Option<&mut Engine<N, RX, TX>> {
+        (self.generation != 0).then_some(&mut self.session)
+    }
+
+    /// [`current`](Self::current), shared.
+    fn current_ref(&self) -> Option<&Engine<N, RX, TX>> {
+        (self.generation != 0).then_some(&self.session)
+    }
+
     /// The session of `generation`, if it is still the current one.
     pub(crate) fn session_of(&mut self, generation: u32) -> Option<&mut Engine<N, RX, TX>> {
         if generation == self.generation {
-            self.session.as_mut()
+            self.current()
         } else {
             None
         }
@@ -242,18 +272,16 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
     /// Begin a new session (the first, or after the last one ended).
     pub(crate) fn start<F: Framing>(&mut self, framing: &mut F, now: Instant) {
         let first = self.generation == 0;
-        if let Some(old) = self.session.as_mut() {
+        if let Some(old) = self.current() {
             if old.state() != SessionState::Closed {
                 // A run that was abandoned: its pipe is gone.
                 framing.handle_eof(now, old);
             }
         }
-        // Later sessions restart the engine in place; only the first is
-        // built (on the stack, then moved: `Session::new` is not `const`).
-        match self.session.as_mut() {
-            Some(session) => session.restart(self.config, now),
-            None => self.session = Some(Session::new(self.config, ArrayStorage::new(), now)),
-        }
+        // Every session, the first too, restarts the engine in place (it
+        // was built dormant with the resources): no session is ever built
+        // on the stack and moved.
+        self.session.restart(self.config, now);
         self.generation = self.generation.wrapping_add(1).max(1);
         self.ended_at = None;
         self.deadline = None;
@@ -268,9 +296,10 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
 
     /// Feed wire bytes to the engine.
     pub(crate) fn feed<F: Framing>(&mut self, framing: &mut F, now: Instant, mut bytes: &[u8]) {
-        let Some(s) = self.session.as_mut() else {
+        if self.generation == 0 {
             return;
-        };
+        }
+        let s = &mut self.session;
         while !bytes.is_empty() {
             let n = framing.handle_input(now, bytes, s);
             bytes = &bytes[n..];
@@ -286,7 +315,7 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
 
     /// The end of the pipe.
     pub(crate) fn eof<F: Framing>(&mut self, framing: &mut F, now: Instant) {
-        if let Some(s) = self.session.as_mut() {
+        if let Some(s) = self.current() {
             framing.handle_eof(now, s);
         }
         self.dirty = true;
@@ -294,9 +323,10 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
 
     /// Run timers that are due, then gather output into `out`.
     pub(crate) fn gather<F: Framing>(&mut self, framing: &mut F, now: Instant, out: &mut [u8]) -> usize {
-        let Some(s) = self.session.as_mut() else {
+        if self.generation == 0 {
             return 0;
-        };
+        }
+        let s = &mut self.session;
         if self.deadline.is_some_and(|d| now >= d) {
             self.deadline = None;
             framing.handle_timeout(now, s);
@@ -320,9 +350,10 @@ impl<const N: usize, const RX: usize, const TX: usize> State<N, RX, TX> {
     /// found nothing to send.
     pub(crate) fn settle<F: Framing>(&mut self, framing: &mut F, now: Instant, idle: bool) -> Settle {
         framing.drain_events();
-        let Some(s) = self.session.as_mut() else {
+        if self.generation == 0 {
             return Settle::Again;
-        };
+        }
+        let s = &mut self.session;
         while let Some(event) = s.poll_event() {
             match event {
                 Event::Connected => {
@@ -417,7 +448,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
     /// Feed it no wire bytes and take none from it: the runner does.
     pub fn with_session<R>(&self, f: impl FnOnce(&mut Engine<N, RX, TX>) -> R) -> Option<R> {
         self.with(|st| {
-            let r = st.session.as_mut().map(f);
+            let r = st.current().map(f);
             st.kick();
             r
         })
@@ -434,7 +465,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
     /// The current session's state; `None` until the runner started one.
     #[must_use]
     pub fn session_state(&self) -> Option<SessionState> {
-        self.with(|st| st.session.as_ref().map(Session::state))
+        self.with(|st| st.current_ref().map(Session::state))
     }
 
     /// Whether the current session is connected (the peer's SETTINGS
@@ -442,16 +473,14 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
     #[must_use]
     pub fn is_connected(&self) -> bool {
         self.with(|st| {
-            st.session
-                .as_ref()
-                .is_some_and(|s| s.state() == SessionState::Open && s.peer_settings().is_some())
+            st.current_ref().is_some_and(|s| s.state() == SessionState::Open && s.peer_settings().is_some())
         })
     }
 
     /// Why the current session ended, once it has.
     #[must_use]
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.with(|st| st.session.as_ref().and_then(Session::close_reason))
+        self.with(|st| st.current_ref().and_then(Session::close_reason))
     }
 
     /// The runner's counters.
@@ -471,8 +500,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
         poll_fn(|cx| {
             self.with(|st| {
                 let up = st
-                    .session
-                    .as_ref()
+                    .current_ref()
                     .is_some_and(|s| s.peer_settings().is_some() && s.state() == SessionState::Open);
                 if up {
                     Poll::Ready(())
@@ -510,7 +538,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
                 return Err(OpenError::MetadataTooLarge);
             }
             let generation = st.generation;
-            let s = st.session.as_mut().ok_or(OpenError::Handshaking)?;
+            let s = st.current().ok_or(OpenError::Handshaking)?;
             let id = match metadata {
                 Some(m) => s.open_with(m)?,
                 None => s.open()?,
@@ -573,7 +601,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
                 return Err(AcceptError::MetadataTooLarge);
             }
             let generation = st.generation;
-            let s = st.session.as_mut().ok_or(AcceptError::WouldBlock)?;
+            let s = st.current().ok_or(AcceptError::WouldBlock)?;
             let id = match reply {
                 Some(m) => s.accept_with(m)?,
                 None => s.accept()?,
@@ -617,7 +645,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
     /// As [`try_accept`](Self::try_accept), and `ReservedCode`.
     pub fn refuse(&self, code: ErrorCode) -> Result<StreamId, AcceptError> {
         self.with(|st| {
-            let s = st.session.as_mut().ok_or(AcceptError::WouldBlock)?;
+            let s = st.current().ok_or(AcceptError::WouldBlock)?;
             let r = s.refuse(code);
             st.kick();
             r
@@ -630,7 +658,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
     /// [`PingError`].
     pub fn ping(&self) -> Result<(), PingError> {
         self.with(|st| {
-            let s = st.session.as_mut().ok_or(PingError::SessionClosed)?;
+            let s = st.current().ok_or(PingError::SessionClosed)?;
             let r = s.ping();
             st.kick();
             r
@@ -645,7 +673,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
     /// [`GoAwayError`].
     pub fn go_away(&self, code: ErrorCode, debug: &[u8]) -> Result<(), GoAwayError> {
         self.with(|st| {
-            let s = st.session.as_mut().ok_or(GoAwayError::SessionClosed)?;
+            let s = st.current().ok_or(GoAwayError::SessionClosed)?;
             let r = s.go_away(code, debug);
             st.kick();
             r
@@ -661,7 +689,7 @@ impl<'a, const N: usize, const RX: usize, const TX: usize> Stack<'a, N, RX, TX> 
     pub fn close(&self) {
         self.with(|st| {
             st.stop = true;
-            if let Some(s) = st.session.as_mut() {
+            if let Some(s) = st.current() {
                 s.close();
             }
             st.kick();

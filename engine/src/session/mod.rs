@@ -1,6 +1,9 @@
 //! The session: one end of a braid connection, as a pure state machine.
 
+mod arith;
 mod commands;
+#[cfg(test)]
+mod dormant_tests;
 mod errors;
 mod event;
 mod input;
@@ -15,6 +18,7 @@ use crate::frame::{Settings, GOAWAY_DEBUG_MAX, HEADER_LEN, MAX_WINDOW, SETTINGS_
 use crate::stream::{bit, ev, Slot, NIL};
 use crate::trace::{FrameRecord, TraceQueue};
 use crate::{Config, Duration, ErrorCode, Instant, ProtocolError, Role, Storage, StreamId};
+use arith::div_u64_by_u32;
 use queue::{Link, Queue};
 
 /// Where the session is in its life.
@@ -55,6 +59,20 @@ pub struct Stats {
     pub streams_opened: u64,
     /// Streams the peer opened (accepted or not).
     pub streams_incoming: u64,
+}
+
+impl Stats {
+    /// Every counter at zero (`Default`, but `const`).
+    const ZERO: Stats = Stats {
+        frames_sent: 0,
+        frames_received: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
+        data_sent: 0,
+        data_received: 0,
+        streams_opened: 0,
+        streams_incoming: 0,
+    };
 }
 
 /// A stream's windows and buffers, from [`Session::stream_info`].
@@ -287,9 +305,13 @@ pub struct Session<S: Storage> {
     stats: Stats,
 }
 
-/// Every field of a fresh [`Session`] but its storage, handed to `$then`
-/// as `field: value,` pairs: [`Session::new`] builds the struct from them,
-/// [`Session::restart`] assigns them in place.
+/// Every field of a fresh [`Session`] but its storage and its trace queue,
+/// handed to `$then` as `field: value,` pairs: [`Session::new`] and
+/// [`Session::dormant`] build the struct from them (adding the two),
+/// [`Session::restart`] assigns them in place (and empties the trace queue
+/// where it is). Every value is `const`-evaluable, for
+/// [`Session::dormant`], and small (no array over a few dozen bytes), so
+/// that assigning them costs little stack.
 macro_rules! fresh_fields {
     ($then:ident, $config:expr, $local:expr, $first:expr, $now:expr) => {{
         let (config, local, first, now): (Config, Settings, u32, Instant) = ($config, $local, $first, $now);
@@ -342,8 +364,7 @@ macro_rules! fresh_fields {
             flood_tokens: config.flood_burst,
             flood_refill_at: now,
             transmit_needed: 0,
-            trace: TraceQueue::new(config.trace),
-            stats: Stats::default(),
+            stats: Stats::ZERO,
         }
     }};
 }
@@ -359,10 +380,47 @@ impl<S: Storage> Session<S> {
         let first = config.role.first_id().0;
         macro_rules! build {
             ($($field:ident: $value:expr,)*) => {
-                Session { storage, $($field: $value,)* }
+                Session { storage, trace: TraceQueue::new(config.trace), $($field: $value,)* }
             };
         }
         fresh_fields!(build, config, local, first, now)
+    }
+
+    /// A session that has not started, over `storage`: `const`, so that it
+    /// can initialise a `static` or be part of a larger value built in
+    /// place (`braid-embedded`'s resources), and be started there later
+    /// without being moved: for fixed storage, a session built by
+    /// [`new`](Self::new) and then moved costs its whole size in stack.
+    /// [`restart`](Self::restart) starts it: `dormant(storage)` then
+    /// `restart(config, now)` is `Session::new(config, storage, now)`.
+    ///
+    /// Until then it is a session that is over: [`state`](Self::state) is
+    /// [`SessionState::Closed`] with no [`close_reason`](Self::close_reason),
+    /// it sends nothing, reports no event and wants no timeout, ignores its
+    /// inputs, and its commands report that the session is closed. Its
+    /// [`config`](Self::config) is [`Config::client`] and its settings are
+    /// [`Settings::DEFAULT`], both replaced by the restart.
+    ///
+    /// ```
+    /// use braid::{ArrayStorage, Config, Instant, Session, SessionState};
+    ///
+    /// let mut session = const { Session::dormant(ArrayStorage::<2, 256, 256>::new()) };
+    /// assert_eq!(session.state(), SessionState::Closed);
+    /// assert_eq!(session.close_reason(), None);
+    /// session.restart(Config::client(), Instant::ZERO);
+    /// assert_eq!(session.state(), SessionState::Handshaking);
+    /// ```
+    #[must_use]
+    pub const fn dormant(storage: S) -> Self {
+        let config = Config::client();
+        macro_rules! build {
+            ($($field:ident: $value:expr,)*) => {
+                Session { storage, trace: TraceQueue::new(config.trace), $($field: $value,)* }
+            };
+        }
+        let mut session = fresh_fields!(build, config, Settings::DEFAULT, 0, Instant::ZERO);
+        session.state = SessionState::Closed;
+        session
     }
 
     /// Start over: the session becomes what `Session::new(config, storage,
@@ -381,6 +439,11 @@ impl<S: Storage> Session<S> {
                 self.storage.remove(slot);
             }
         }
+        // Emptied in place: a new queue would be built on the stack and
+        // copied in (its empty records are not zero bytes), a few hundred
+        // bytes of stack a microcontroller would rather keep.
+        while self.trace.pop().is_some() {}
+        self.trace.enabled = config.trace;
         let local = announced_settings(&config, &self.storage);
         let first = config.role.first_id().0;
         macro_rules! assign {
@@ -787,14 +850,14 @@ impl<S: Storage> Session<S> {
 
     /// Spend one unit of the flood budget; ends the session when empty.
     fn unproductive(&mut self, now: Instant) -> bool {
-        let rate = u64::from(self.config.flood_rate);
+        let rate = self.config.flood_rate;
         if rate > 0 {
             let elapsed = now.saturating_since(self.flood_refill_at).as_micros();
-            let earned = elapsed.saturating_mul(rate) / 1_000_000;
+            let earned = div_u64_by_u32(elapsed.saturating_mul(u64::from(rate)), 1_000_000);
             if earned > 0 {
                 let room = u64::from(self.config.flood_burst.saturating_sub(self.flood_tokens));
                 self.flood_tokens += earned.min(room) as u32;
-                self.flood_refill_at += Duration::from_micros(earned * 1_000_000 / rate);
+                self.flood_refill_at += Duration::from_micros(div_u64_by_u32(earned * 1_000_000, rate));
             }
         }
         if self.flood_tokens == 0 {
@@ -885,7 +948,10 @@ fn announced_settings<S: Storage>(config: &Config, storage: &S) -> Settings {
     let window = config.stream_window.min(stream_window_limit(storage, max_open_metadata));
     let capacity = u32::try_from(storage.capacity()).unwrap_or(u32::MAX);
     let credit = config.max_inbound_streams.unwrap_or(capacity.div_ceil(2)).min(capacity);
-    let idle = config.idle_timeout.map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1));
+    // Whole milliseconds, as `Duration::as_millis`, without a 64-bit division.
+    let idle = config
+        .idle_timeout
+        .map_or(0, |d| u32::try_from(div_u64_by_u32(d.as_micros(), 1000)).unwrap_or(u32::MAX).max(1));
     Settings {
         initial_stream_window: window,
         max_frame_size: config.max_frame_size.clamp(crate::frame::MIN_FRAME_SIZE, crate::frame::MAX_PAYLOAD),

@@ -38,6 +38,8 @@ use static_cell::StaticCell;
 
 /// Streams (host's and ours), receive and send bytes per stream.
 const STREAMS: usize = 4;
+/// Streams the host may open at once; the last slot is for telemetry.
+const HOST_STREAMS: usize = STREAMS - 1;
 const RX: usize = 512;
 const TX: usize = 512;
 /// Link frames of up to 136 bytes, 4 unacknowledged in reliable mode.
@@ -61,23 +63,39 @@ const TELEMETRY_PERIOD_MS: u32 = 100;
 #[entry]
 fn main() -> ! {
     memory::paint();
+    let resources = resources();
+    // Setting up has a stack peak of its own: note it, then paint again,
+    // so that the report can tell it from the main loop's.
+    let setup_peak = memory::stack_peak().0;
+    memory::paint();
+    serve(resources, setup_peak)
+}
+
+/// The resources, initialised in their cell. A function of its own, so
+/// that its stack (about 1 KiB: the compiler builds the small parts of
+/// `Resources::new()` on the stack and copies them; the stream buffers,
+/// all zeros, it clears in place) is not reserved for the whole life of
+/// the firmware on top of the main loop's.
+#[inline(never)]
+fn resources() -> &'static mut Mem {
+    RESOURCES.uninit().write(Resources::new())
+}
+
+/// Everything else, and the main loop. Not inlined into `main`, so that
+/// its stack frame (the runner with its link, the tasks' buffers) is not
+/// reserved while `resources` runs.
+#[inline(never)]
+fn serve(resources: &'static mut Mem, setup_peak: usize) -> ! {
     let epoch = epoch::next();
     let core = cortex_m::Peripherals::take().unwrap();
     let clock = clock::SysTickClock::start(core.SYST);
     let mut uart = uart::Uart::take().unwrap();
 
     let mut config = Config::server();
-    // The host may open 3 streams at once; the 4th slot is for telemetry.
-    config.max_inbound_streams = Some(STREAMS as u32 - 1);
+    config.max_inbound_streams = Some(HOST_STREAMS as u32);
     config.max_open_metadata = 64;
     let link = UartLink::new(LinkConfig::reliable(epoch));
-    let (stack, mut runner) =
-        braid_embedded::new_linked(RESOURCES.uninit().write(Resources::new()), config, link);
-    // Setting up used more stack than the loop will (`Resources::new()`
-    // is built on the stack before it moves into its cell): note that
-    // peak, then paint again, so that the report can tell both.
-    let setup_peak = memory::stack_peak().0;
-    memory::paint();
+    let (stack, mut runner) = braid_embedded::new_linked(resources, config, link);
     let mut app = App::new(stack, epoch, setup_peak);
     loop {
         // Over a link, read errors are counted and ignored, and writing
@@ -216,13 +234,14 @@ struct App {
     stack: FwStack,
     epoch: u32,
     setup_peak: usize,
-    tasks: [Option<Task>; STREAMS],
+    /// One per stream the host may open.
+    tasks: [Option<Task>; HOST_STREAMS],
     telemetry: Option<Telemetry>,
 }
 
 impl App {
     fn new(stack: FwStack, epoch: u32, setup_peak: usize) -> Self {
-        App { stack, epoch, setup_peak, tasks: [const { None }; STREAMS], telemetry: None }
+        App { stack, epoch, setup_peak, tasks: [const { None }; HOST_STREAMS], telemetry: None }
     }
 
     fn step(&mut self, ms: u32, runner: &FwRunner) {
@@ -244,30 +263,29 @@ impl App {
                 Ok(Some(n)) => Metadata::parse(&meta[..n]).map(|m| m.stream_type).unwrap_or(u32::MAX),
                 _ => TYPE_ECHO,
             };
-            *slot = match kind {
-                TYPE_ECHO => Some(Task::Echo { stream, buf: [0; 64], start: 0, end: 0, eof: false }),
-                TYPE_REPORT => Some(Task::Report {
-                    stream,
-                    out: Outgoing {
-                        line: report(&self.stack, self.epoch, self.setup_peak, ms, runner),
-                        sent: 0,
-                    },
-                }),
+            match kind {
+                TYPE_ECHO => *slot = Some(Task::Echo { stream, buf: [0; 64], start: 0, end: 0, eof: false }),
+                TYPE_REPORT => {
+                    // The line is written where it stays, not built on the
+                    // stack and moved: it is 200 bytes.
+                    let out = Outgoing { line: Line::new(), sent: 0 };
+                    if let Task::Report { out, .. } = slot.insert(Task::Report { stream, out }) {
+                        report(&mut out.line, &self.stack, self.epoch, self.setup_peak, ms, runner);
+                    }
+                }
                 _ => {
                     let _ = stream.reset(ErrorCode::application(1));
-                    None
                 }
-            };
+            }
         }
     }
 }
 
-/// The report stream's line.
-fn report(stack: &FwStack, epoch: u32, setup_peak: usize, ms: u32, runner: &FwRunner) -> Line {
+/// Write the report stream's line into `line`.
+fn report(line: &mut Line, stack: &FwStack, epoch: u32, setup_peak: usize, ms: u32, runner: &FwRunner) {
     let (loop_peak, size) = memory::stack_peak();
     let link = runner.framing();
     let stats = link.stats();
-    let mut line = Line::new();
     line.str("stack_peak_bytes=")
         .num(setup_peak.max(loop_peak) as u32)
         .str(" loop_stack_peak_bytes=")
@@ -289,7 +307,6 @@ fn report(stack: &FwStack, epoch: u32, setup_peak: usize, ms: u32, runner: &FwRu
         .str(" uptime_ms=")
         .num(ms)
         .str("\n");
-    line
 }
 
 impl App {
@@ -319,10 +336,9 @@ impl App {
                 // not reading. Count the line instead of queueing it.
                 t.skipped += 1;
             } else {
-                let mut line = Line::new();
-                line.str("seq=").num(t.seq).str(" ms=").num(ms).str(" skipped=").num(t.skipped).str("\n");
+                let out = t.out.insert(Outgoing { line: Line::new(), sent: 0 });
+                out.line.str("seq=").num(t.seq).str(" ms=").num(ms).str(" skipped=").num(t.skipped).str("\n");
                 t.seq += 1;
-                t.out = Some(Outgoing { line, sent: 0 });
             }
         }
         if let Some(out) = t.out.as_mut() {
