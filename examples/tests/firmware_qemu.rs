@@ -200,3 +200,20 @@ async fn fail_stop_mode_ends_the_session_with_a_link_error_and_a_new_one_works()
     assert!(telemetry.streams.len() >= 2, "no telemetry stream in the new session");
     assert!(!telemetry.streams.last().unwrap().is_empty(), "no telemetry in the new session");
 }
+
+/// The `firmware_host` example program, as a newcomer runs it: reliable
+/// mode over a slightly noisy line, one round of echoes and the report.
+#[test]
+fn the_firmware_host_program_runs() {
+    let Some(elf) = firmware() else { return };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_firmware_host"))
+        .args(["--noise", "200", "--rounds", "1"])
+        .env("BRAID_FIRMWARE_ELF", &elf)
+        .output()
+        .expect("run firmware_host");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "firmware_host failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("round 1: 3 echo streams, 24576 bytes each way, every byte checked"), "{stdout}");
+    assert!(stdout.contains("firmware report: stack_peak_bytes="), "{stdout}");
+    assert!(stdout.contains("host link: 1 sessions"), "{stdout}");
+}
