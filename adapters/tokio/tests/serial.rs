@@ -6,8 +6,8 @@
 
 mod common;
 
-use braid_tokio::{Config, LinkConfig, LinkError, LinkState, LocalError, SerialLink, Session, SessionEnd};
-use common::{check_pattern, pattern_bytes};
+use braid_tokio::{Config, LinkConfig, LinkError, LinkState, LocalError, SerialLink, SessionEnd};
+use common::echo_checked;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -159,23 +159,6 @@ fn echo_server(mut serial: SerialLink) -> tokio::task::JoinHandle<SerialLink> {
     })
 }
 
-/// Send `len` bytes of pattern `seed` on a new stream and check the echo.
-async fn echo(session: &Session, seed: u32, len: usize) -> std::io::Result<()> {
-    let stream = session.open().await?;
-    let (mut r, mut w) = stream.into_split();
-    let data = pattern_bytes(seed, 0, len);
-    let writer = tokio::spawn(async move {
-        w.write_all(&data).await?;
-        w.shutdown().await
-    });
-    let mut back = Vec::new();
-    r.read_to_end(&mut back).await?;
-    writer.await.expect("writer task")?;
-    assert_eq!(back.len(), len, "stream {seed}: echo length");
-    check_pattern(seed, 0, &back);
-    Ok(())
-}
-
 fn link_error(end: &SessionEnd) -> Option<LinkError> {
     match end.reason.local {
         Some(LocalError::Link(e)) => Some(e),
@@ -191,7 +174,7 @@ async fn reliable_mode_delivers_every_byte_over_a_noisy_line() {
     let mut client = SerialLink::client(a, Config::default(), link(1, true).with_mtu(256));
     let server = echo_server(SerialLink::server(b, Config::default(), link(2, true)));
     let session = client.next_session().await.unwrap();
-    echo(&session, 1, 10_000).await.unwrap();
+    echo_checked(&session, 1, 10_000).await.unwrap();
     assert_eq!(client.link_state(), LinkState::Up);
     assert_eq!(client.with_link(|l| (l.mtu(), l.window(), l.is_reliable())), Some((256, 8, true)));
 
@@ -199,7 +182,7 @@ async fn reliable_mode_delivers_every_byte_over_a_noisy_line() {
     let streams: Vec<_> = (10..16)
         .map(|seed| {
             let session = session.clone();
-            tokio::spawn(async move { echo(&session, seed, 15_000).await })
+            tokio::spawn(async move { echo_checked(&session, seed, 15_000).await })
         })
         .collect();
     for s in streams {
@@ -224,14 +207,14 @@ async fn fail_stop_mode_ends_the_session_with_a_link_error_and_starts_a_new_one(
     let mut client = SerialLink::client(a, Config::default(), link(1, false));
     let server = echo_server(SerialLink::server(b, Config::default(), link(2, false)));
     let first = client.next_session().await.unwrap();
-    echo(&first, 1, 20_000).await.unwrap();
+    echo_checked(&first, 1, 20_000).await.unwrap();
     assert_eq!(client.with_link(|l| l.is_reliable()), Some(false));
 
     // Damage: the session ends with a link error, never with bad data.
     line.set_noise(5000, 5000);
     let mut outcome = Ok(());
     for seed in 2..200 {
-        outcome = echo(&first, seed, 20_000).await;
+        outcome = echo_checked(&first, seed, 20_000).await;
         if outcome.is_err() {
             break;
         }
@@ -248,7 +231,7 @@ async fn fail_stop_mode_ends_the_session_with_a_link_error_and_starts_a_new_one(
     line.set_noise(0, 0);
     let second = tokio::time::timeout(Duration::from_secs(5), client.next_session()).await.unwrap().unwrap();
     for seed in 300..303 {
-        echo(&second, seed, 20_000).await.unwrap();
+        echo_checked(&second, seed, 20_000).await.unwrap();
     }
     assert!(client.sessions_started() >= 2);
     drop(server);
@@ -260,7 +243,7 @@ async fn a_peer_that_rebooted_ends_the_session_and_a_new_one_works() {
     let mut client = SerialLink::client(a, Config::default(), link(1, true));
     let server = echo_server(SerialLink::server(b, Config::default(), link(100, true)));
     let first = client.next_session().await.unwrap();
-    echo(&first, 1, 5000).await.unwrap();
+    echo_checked(&first, 1, 5000).await.unwrap();
 
     // The device reboots: its old pipe end is gone (without a word on the
     // line), a new program with a new epoch starts.
@@ -270,7 +253,7 @@ async fn a_peer_that_rebooted_ends_the_session_and_a_new_one_works() {
     let end = tokio::time::timeout(Duration::from_secs(5), first.closed()).await.unwrap();
     assert_eq!(link_error(&end), Some(LinkError::PeerRestarted), "{end}");
     let second = tokio::time::timeout(Duration::from_secs(5), client.next_session()).await.unwrap().unwrap();
-    echo(&second, 2, 5000).await.unwrap();
+    echo_checked(&second, 2, 5000).await.unwrap();
     assert_eq!(client.with_link(|l| l.peer_id().map(|p| p.epoch)), Some(Some(101)));
     drop(rebooted);
 }
@@ -281,7 +264,7 @@ async fn the_sessions_are_over_when_the_line_ends() {
     let mut client = SerialLink::client(a, Config::default(), link(1, true));
     let _server = echo_server(SerialLink::server(b, Config::default(), link(2, true)));
     let session = client.next_session().await.unwrap();
-    echo(&session, 1, 1000).await.unwrap();
+    echo_checked(&session, 1, 1000).await.unwrap();
     line.cut();
     assert!(tokio::time::timeout(Duration::from_secs(5), client.next_session()).await.unwrap().is_none());
     let end = client.closed().await;
@@ -296,7 +279,7 @@ async fn close_ends_the_current_session_gracefully_and_starts_no_other() {
     let mut client = SerialLink::client(a, Config::default(), link(1, true));
     let server = echo_server(SerialLink::server(b, Config::default(), link(2, true)));
     let session = client.next_session().await.unwrap();
-    echo(&session, 1, 3000).await.unwrap();
+    echo_checked(&session, 1, 3000).await.unwrap();
     client.close();
     let end = tokio::time::timeout(Duration::from_secs(5), client.closed()).await.unwrap();
     assert!(end.reason.is_graceful(), "{end}");
@@ -314,11 +297,11 @@ async fn a_session_ended_by_goaway_is_followed_by_a_new_one() {
     let mut client = SerialLink::client(a, Config::default(), link(1, true));
     let _server = echo_server(SerialLink::server(b, Config::default(), link(2, true)));
     let first = client.next_session().await.unwrap();
-    echo(&first, 1, 3000).await.unwrap();
+    echo_checked(&first, 1, 3000).await.unwrap();
     // Dropping the last handle of a session sends GOAWAY; the link carries
     // a new session afterwards.
     drop(first);
     let second = tokio::time::timeout(Duration::from_secs(5), client.next_session()).await.unwrap().unwrap();
-    echo(&second, 2, 3000).await.unwrap();
+    echo_checked(&second, 2, 3000).await.unwrap();
     assert_eq!(client.sessions_started(), 2);
 }

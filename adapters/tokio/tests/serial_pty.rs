@@ -9,8 +9,8 @@
 
 mod common;
 
-use braid_tokio::{Config, LinkConfig, SerialLink, Session, SessionEnd};
-use common::{check_pattern, pattern_bytes};
+use braid_tokio::{Config, LinkConfig, SerialLink, SessionEnd};
+use common::echo_checked;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -169,23 +169,6 @@ fn echo_server(mut serial: SerialLink) -> tokio::task::JoinHandle<SessionEnd> {
     })
 }
 
-/// Send `len` bytes of pattern `seed` on a new stream and check the echo.
-async fn echo(session: &Session, seed: u32, len: usize) -> io::Result<()> {
-    let stream = session.open().await?;
-    let (mut r, mut w) = stream.into_split();
-    let data = pattern_bytes(seed, 0, len);
-    let writer = tokio::spawn(async move {
-        w.write_all(&data).await?;
-        w.shutdown().await
-    });
-    let mut back = Vec::new();
-    r.read_to_end(&mut back).await?;
-    writer.await.expect("writer task")?;
-    assert_eq!(back.len(), len, "stream {seed}: echo length");
-    check_pattern(seed, 0, &back);
-    Ok(())
-}
-
 #[tokio::test]
 async fn reliable_mode_echoes_concurrent_streams_over_a_raw_pty() {
     // The host opens the master, as socat or QEMU's `-serial pty` hand it a
@@ -198,7 +181,7 @@ async fn reliable_mode_echoes_concurrent_streams_over_a_raw_pty() {
     let streams: Vec<_> = (1..=4)
         .map(|seed| {
             let session = session.clone();
-            tokio::spawn(async move { echo(&session, seed, 20_000).await })
+            tokio::spawn(async move { echo_checked(&session, seed, 20_000).await })
         })
         .collect();
     for s in streams {
@@ -283,7 +266,7 @@ async fn closing_leaves_the_peer_nothing_to_send_again() {
         (end, server.link_stats())
     });
     let session = within("first session", client.next_session()).await.expect("a session");
-    within("echo", echo(&session, 9, 5000)).await.expect("echo");
+    within("echo", echo_checked(&session, 9, 5000)).await.expect("echo");
     client.close();
     let end = within("client end", client.closed()).await;
     assert!(end.reason.is_graceful(), "client: {end}");

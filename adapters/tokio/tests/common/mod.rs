@@ -151,3 +151,23 @@ pub fn spawn_echo(server: Session) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Open a stream on `session`, send `len` bytes of pattern `seed` and a
+/// FIN while reading, and check that exactly the same come back (the peer
+/// echoes).
+pub async fn echo_checked(session: &Session, seed: u32, len: usize) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = session.open().await?;
+    let (mut r, mut w) = stream.into_split();
+    let data = pattern_bytes(seed, 0, len);
+    let writer = tokio::spawn(async move {
+        w.write_all(&data).await?;
+        w.shutdown().await
+    });
+    let mut back = Vec::new();
+    r.read_to_end(&mut back).await?;
+    writer.await.expect("writer task")?;
+    assert_eq!(back.len(), len, "stream {seed}: echo length");
+    check_pattern(seed, 0, &back);
+    Ok(())
+}
